@@ -1,0 +1,122 @@
+/**
+ * postern.toml in, a frozen typed Config out. Every error names the file, the key and what is
+ * wrong: `postern.toml: dns.listen[0]: "127.0.0.1" needs a port`.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import type { ZodError } from 'zod';
+import { ErrorCode, PosternError } from '../core/errors.ts';
+import { defaultHostname, fileSchema, type Config } from './schema.ts';
+
+export function configPathFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(option ?? env['POSTERN_CONFIG'] ?? 'postern.toml');
+}
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new PosternError(ErrorCode.Config, `${path}: cannot read the config: ${why} (pass --config FILE or set POSTERN_CONFIG)`, {
+      cause: err,
+    });
+  }
+  return parseConfig(text, resolve(path));
+}
+
+/** `file` is used to name the config in errors and to resolve relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  const label = basename(file);
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0] ?? err.message;
+      throw new PosternError(ErrorCode.Config, `${label}:${err.line}:${err.column}: ${first.replace(/^Invalid TOML document: /, '')}`, { cause: err });
+    }
+    throw err;
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new PosternError(ErrorCode.Config, formatZodError(label, parsed.error), { cause: parsed.error });
+  }
+  const c = parsed.data;
+  const dir = dirname(file);
+  const config: Config = {
+    file,
+    hostname: c.hostname ?? defaultHostname(),
+    dataDir: resolve(dir, c.data_dir),
+    log: { level: c.log.level },
+    dns: {
+      listen: c.dns.listen,
+      zonesDir: resolve(dir, c.dns.zones_dir),
+      resolvers: c.dns.resolvers ?? null,
+      transferAllow: c.dns.transfer_allow,
+      timeoutMs: c.dns.timeout_ms,
+      attempts: c.dns.attempts,
+    },
+    smtp: {
+      listen: c.smtp.listen,
+      outboundPort: c.smtp.outbound_port,
+      sourceAddress: c.smtp.source_address ?? null,
+    },
+    domains: c.domain,
+  };
+  return deepFreeze(config);
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+function formatZodError(label: string, error: ZodError): string {
+  const lines = error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = formatPath(issue.path);
+      return issue.keys
+        .map((k) => `${label}: ${where === '' ? k : `${where}.${k}`}: unknown key (check its spelling and section)`)
+        .join('\n');
+    }
+    const where = formatPath(issue.path);
+    let message = issue.message;
+    if (issue.code === 'invalid_type') {
+      message = issue.input === undefined ? 'is required' : `must be ${describeType(issue.expected)}`;
+    } else if (issue.code === 'invalid_value') {
+      message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    return `${label}: ${where === '' ? '(top level)' : where}: ${message}`;
+  });
+  return lines.join('\n');
+}
+
+function describeType(expected: string): string {
+  switch (expected) {
+    case 'string':
+      return 'a string (in quotes)';
+    case 'number':
+      return 'a number';
+    case 'array':
+      return 'a list, like ["…"]';
+    case 'object':
+      return 'a table (a [section])';
+    default:
+      return `of type ${expected}`;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
