@@ -40,7 +40,7 @@ export function parseConfig(text: string, file: string): Config {
     }
     throw err;
   }
-  const parsed = fileSchema.safeParse(raw);
+  const parsed = fileSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new PosternError(ErrorCode.Config, formatZodError(label, parsed.error), { cause: parsed.error });
   }
@@ -91,7 +91,7 @@ function formatZodError(label: string, error: ZodError): string {
     if (issue.code === 'invalid_type') {
       message = issue.input === undefined ? 'is required' : `must be ${describeType(issue.expected)}`;
     } else if (issue.code === 'invalid_value') {
-      message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      message = issue.input === undefined ? 'is required' : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${JSON.stringify(issue.input)}`;
     }
     return `${label}: ${where === '' ? '(top level)' : where}: ${message}`;
   });

@@ -1,0 +1,131 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configPathFrom, loadConfig, parseConfig } from './load.ts';
+import { ErrorCode, isPosternError } from '../core/errors.ts';
+
+const FILE = '/etc/postern/postern.toml';
+
+const contract = `
+hostname = "smtp1.domain.test"
+data_dir = "data"
+
+[dns]
+listen = ["127.0.0.53:5353"]
+zones_dir = "zones"
+resolvers = ["127.0.0.53:5353"]
+
+[smtp]
+listen = ["127.20.20.1:2525"]
+outbound_port = 2525
+source_address = "127.20.20.1"
+
+[[domain]]
+name = "domain.test"
+role = "primary"
+`;
+
+function configError(text: string): string {
+  try {
+    parseConfig(text, FILE);
+  } catch (err) {
+    assert.ok(isPosternError(err, ErrorCode.Config), `expected a config error, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('config', () => {
+  it('reads every key of the documented contract into a typed config', () => {
+    const c = parseConfig(contract, FILE);
+    assert.equal(c.hostname, 'smtp1.domain.test');
+    assert.equal(c.dataDir, '/etc/postern/data');
+    assert.deepEqual(c.dns.listen, [{ host: '127.0.0.53', port: 5353 }]);
+    assert.equal(c.dns.zonesDir, '/etc/postern/zones');
+    assert.deepEqual(c.dns.resolvers, [{ host: '127.0.0.53', port: 5353 }]);
+    assert.deepEqual(c.smtp, { listen: [{ host: '127.20.20.1', port: 2525 }], outboundPort: 2525, sourceAddress: '127.20.20.1' });
+    assert.deepEqual(c.domains, [{ name: 'domain.test', role: 'primary' }]);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.dns.listen));
+  });
+
+  it('fills sane defaults for an empty file', () => {
+    const c = parseConfig('', FILE);
+    assert.equal(c.dataDir, '/etc/postern/data');
+    assert.deepEqual(c.dns.listen, []);
+    assert.equal(c.dns.resolvers, null);
+    assert.equal(c.smtp.outboundPort, 25);
+    assert.deepEqual(c.domains, []);
+    assert.ok(c.hostname.length > 0);
+  });
+
+  it('gives a resolver without a port the DNS port 53, and reads IPv6 endpoints', () => {
+    const c = parseConfig('[dns]\nresolvers = ["127.0.0.1", "[::1]:5300", "::1"]\nlisten = ["[::1]:5353"]', FILE);
+    assert.deepEqual(c.dns.resolvers, [
+      { host: '127.0.0.1', port: 53 },
+      { host: '::1', port: 5300 },
+      { host: '::1', port: 53 },
+    ]);
+    assert.deepEqual(c.dns.listen, [{ host: '::1', port: 5353 }]);
+  });
+
+  it('normalises domain names: case and trailing dot', () => {
+    const c = parseConfig('hostname = "Mail.Domain.TEST."\n[[domain]]\nname = "Domain.Test."\nrole = "backup"', FILE);
+    assert.equal(c.hostname, 'mail.domain.test');
+    assert.deepEqual(c.domains, [{ name: 'domain.test', role: 'backup' }]);
+  });
+
+  const errors: Array<[string, string, RegExp]> = [
+    ['a listen address without a port', '[dns]\nlisten = ["127.0.0.1"]', /^postern\.toml: dns\.listen\[0\]: "127\.0\.0\.1" needs a port$/],
+    ['a listen address that is a name', '[dns]\nlisten = ["localhost:53"]', /^postern\.toml: dns\.listen\[0\]: "localhost:53" is not an IP address and port/],
+    ['a port out of range', '[smtp]\nlisten = ["127.0.0.1:70000"]', /^postern\.toml: smtp\.listen\[0\]: "127\.0\.0\.1:70000": port must be a number from 0 to 65535$/],
+    ['an unknown top-level key', 'hostnme = "x.test"', /^postern\.toml: hostnme: unknown key/],
+    ['an unknown key in a section', '[dns]\nzone_dir = "zones"', /^postern\.toml: dns\.zone_dir: unknown key/],
+    ['an unknown section', '[dnss]\nlisten = []', /^postern\.toml: dnss: unknown key/],
+    ['an unknown key in a [[domain]]', '[[domain]]\nname = "a.test"\nrole = "primary"\nrloe = "x"', /^postern\.toml: domain\[0\]\.rloe: unknown key/],
+    ['a role that does not exist', '[[domain]]\nname = "a.test"\nrole = "secondary"', /^postern\.toml: domain\[0\]\.role: must be one of "primary", "backup", not "secondary"$/],
+    ['a domain without a role', '[[domain]]\nname = "a.test"', /^postern\.toml: domain\[0\]\.role: is required$/],
+    ['a bad domain name', '[[domain]]\nname = "a..test"\nrole = "primary"', /^postern\.toml: domain\[0\]\.name: "a\.\.test" has an empty label/],
+    ['the same domain twice', '[[domain]]\nname = "a.test"\nrole = "primary"\n[[domain]]\nname = "A.test."\nrole = "backup"', /^postern\.toml: domain\[1\]\.name: "a\.test" is already configured as domain\[0\]/],
+    ['a string where a number belongs', '[smtp]\noutbound_port = "25"', /^postern\.toml: smtp\.outbound_port: must be a number$/],
+    ['a list where a string belongs', 'data_dir = ["a"]', /^postern\.toml: data_dir: must be a string/],
+    ['an empty resolver list', '[dns]\nresolvers = []', /^postern\.toml: dns\.resolvers: needs at least one server/],
+    ['a source address that is not an IP', '[smtp]\nsource_address = "mail.test"', /^postern\.toml: smtp\.source_address: must be an IP address$/],
+    ['TOML that does not parse', 'hostname = "x.test"\n[dns\n', /^postern\.toml:2:\d+: /],
+  ];
+  for (const [what, text, want] of errors) {
+    it(`refuses ${what}, naming the key`, () => {
+      assert.match(configError(text), want);
+    });
+  }
+
+  it('reports every problem at once, one per line', () => {
+    const msg = configError('[dns]\nlisten = ["127.0.0.1"]\nbogus = 1');
+    assert.equal(msg.split('\n').length, 2, msg);
+  });
+
+  it('resolves relative paths against the config file, not the working directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-config-'));
+    const path = join(dir, 'postern.toml');
+    writeFileSync(path, 'data_dir = "var/data"\n[dns]\nzones_dir = "../zones"\n');
+    const c = loadConfig(path);
+    assert.equal(c.file, path);
+    assert.equal(c.dataDir, join(dir, 'var/data'));
+    assert.equal(c.dns.zonesDir, join(dir, '../zones'));
+  });
+
+  it('says how to point at a config when the file is missing', () => {
+    assert.throws(() => loadConfig('/nonexistent/postern.toml'), (err: unknown) => {
+      assert.ok(isPosternError(err, ErrorCode.Config));
+      assert.match(err.message, /\/nonexistent\/postern\.toml: cannot read the config: no such file \(pass --config FILE or set POSTERN_CONFIG\)/);
+      return true;
+    });
+  });
+
+  it('takes --config first, then $POSTERN_CONFIG, then ./postern.toml', () => {
+    assert.equal(configPathFrom('/a.toml', { POSTERN_CONFIG: '/b.toml' }), '/a.toml');
+    assert.equal(configPathFrom(undefined, { POSTERN_CONFIG: '/b.toml' }), '/b.toml');
+    assert.equal(configPathFrom(undefined, {}), join(process.cwd(), 'postern.toml'));
+  });
+});
