@@ -497,7 +497,7 @@ const READERS: { readonly [T in ZoneRecordType]: RDataReader } = {
     fields: 7,
     read: (f, _all, origin, report) => {
       const mname = nameField(f(0), origin, 'a primary server name', report);
-      const rname = nameField(f(1), origin, 'a mailbox (written as a name)', report);
+      const rname = nameField(f(1), origin, 'a mailbox (written as a name)', report, true);
       const serial = numberField(f(2), 'a SOA serial', MAX_U32, report);
       const refresh = timerField(f(3), 'refresh', report);
       const retry = timerField(f(4), 'retry', report);
@@ -758,11 +758,16 @@ export function parseName(raw: string, origin: string): { name: string } | { err
   return { name };
 }
 
-function nameField(t: Token, origin: string, what: string, report: Report): string | null {
+function nameField(t: Token, origin: string, what: string, report: Report, mailbox = false): string | null {
   const text = plain(t, what, report);
   if (text === null) return null;
   const r = parseName(text, origin);
   if ('error' in r) return fail(report, t, r.error);
+  // dns-packet writes names label by label from their text and has no escapes, so a dot, blank or
+  // control byte inside a label would go out as a different name. Only the SOA mailbox, which it
+  // encodes as a mailbox, may escape the dot of its local part.
+  const unservable = mailbox ? nameLabels(r.name).slice(1).some((l) => l.includes('\\')) || /\\[^.]/.test(nameLabels(r.name)[0] ?? '') : r.name.includes('\\');
+  if (unservable) return fail(report, t, `"${text}" has a dot, blank or control character inside a label; such names cannot be served`);
   return r.name;
 }
 
