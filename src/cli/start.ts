@@ -1,0 +1,85 @@
+/**
+ * `postern start`: runs every service the config lists until SIGINT or SIGTERM, reloads zones on
+ * SIGHUP. With no config anywhere it runs the development setup in ./data (see dev-setup.ts).
+ */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { configPathFrom, loadConfig } from '../config/load.ts';
+import { formatHostPort } from '../core/host-port.ts';
+import { createLogger } from '../core/logger.ts';
+import { startPostern, type RunningPostern } from '../main.ts';
+import { DEV_DOMAIN, ensureDevSetup } from './dev-setup.ts';
+import type { Io } from './io.ts';
+
+export function chooseConfigPath(option: string | undefined, io: Io): { path: string; created: string[] } {
+  if (option !== undefined || io.env['POSTERN_CONFIG'] !== undefined) {
+    return { path: configPathFrom(option, io.env), created: [] };
+  }
+  const local = join(io.cwd, 'postern.toml');
+  if (existsSync(local)) return { path: local, created: [] };
+  const dev = ensureDevSetup(join(io.cwd, 'data'));
+  return { path: dev.configPath, created: dev.created };
+}
+
+export async function startCommand(options: { config?: string }, io: Io): Promise<number> {
+  const chosen = chooseConfigPath(options.config, io);
+  for (const file of chosen.created) io.stdout.write(`created ${relative(io.cwd, file)}\n`);
+  const config = loadConfig(chosen.path);
+  const logger = createLogger({ level: config.log.level });
+  const postern = await startPostern(config, logger);
+  io.stdout.write(banner(postern, relative(io.cwd, chosen.path) || chosen.path));
+
+  let offs: Array<() => void> = [];
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      io.stdout.write('stopping…\n');
+      postern.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    offs = [
+      io.onSignal('SIGINT', stop),
+      io.onSignal('SIGTERM', stop),
+      io.onSignal('SIGHUP', () => {
+        const update = postern.reloadZones();
+        const bad = update.kept.length + update.missing.length;
+        io.stdout.write(
+          `zones reloaded: ${postern.zones().map((z) => z.origin).join(', ') || 'none'}` +
+            (bad > 0 ? ` (${bad} file(s) with errors, see the log)` : '') +
+            '\n',
+        );
+      }),
+    ];
+  });
+  // Unregistered once stopped, so that a second Ctrl-C ends the process the usual way.
+  for (const off of offs) off();
+  io.stdout.write('stopped\n');
+  return 0;
+}
+
+function banner(postern: RunningPostern, configLabel: string): string {
+  const lines: string[] = [];
+  lines.push(`Postern is running (${configLabel}, hostname ${postern.config.hostname})`);
+  const endpoints = postern.endpoints();
+  if (endpoints.length === 0) {
+    lines.push('  no service is configured to listen: add [dns] listen = ["127.0.0.1:5353"] to the config');
+  }
+  for (const e of endpoints) {
+    lines.push(`  ${e.service.padEnd(6)} ${e.protocol.padEnd(8)} ${formatHostPort(e.address)}`);
+  }
+  const zones = postern.zones().map((z) => z.origin);
+  if (zones.length > 0) lines.push(`  zones: ${zones.join(', ')}`);
+  const dns = endpoints.find((e) => e.service === 'dns');
+  if (dns !== undefined) {
+    const zone = zones.includes(DEV_DOMAIN) ? DEV_DOMAIN : (zones[0] ?? DEV_DOMAIN);
+    lines.push('Try:');
+    lines.push(`  dig @${dns.address.host} -p ${dns.address.port} ${zone} MX +norecurse`);
+    lines.push(`  npx postern route postmaster@${zone} --config ${configLabel}`);
+  }
+  lines.push('Ctrl-C stops; SIGHUP reloads the zones.');
+  return lines.join('\n') + '\n';
+}

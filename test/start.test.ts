@@ -1,0 +1,143 @@
+/**
+ * `npm start` as a newcomer runs it: the real `postern` bin in a fresh folder, no config anywhere.
+ * It must create the development setup, answer DNS for example.test on 127.0.0.1:5353, reload on
+ * SIGHUP (keeping a zone whose file broke), stop cleanly on SIGTERM, and reuse its setup next time.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { udpExchange } from './helpers/dns-client.ts';
+import { decodeReply, query } from './helpers/dns-zones.ts';
+import { ROOT, runCommand, tempDir, writeConfig } from './helpers/postern.ts';
+
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const BIN = join(ROOT, 'bin/postern.js');
+const DEV_DNS = { host: '127.0.0.1', port: 5353 };
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startPostern(cwd: string): Running {
+  const env: NodeJS.ProcessEnv = { ...process.env, POSTERN_LOOPBACK_ONLY: '1' };
+  delete env['POSTERN_CONFIG'];
+  const child = spawn(NODE, [BIN, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Polls `check` every 50 ms for at most `ms`; returns whether it became true. */
+async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function ask(name: string, type: 'A' | 'MX'): Promise<string[]> {
+  const reply = await udpExchange(DEV_DNS, query(name, type), 1000);
+  return reply === null ? [] : decodeReply(reply).answer;
+}
+
+async function stop(p: Running): Promise<number | null> {
+  if (p.child.exitCode === null) p.child.kill('SIGTERM');
+  return Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000).unref())]);
+}
+
+describe('npm start on a fresh clone', () => {
+  it('creates the development setup, serves example.test, reloads on SIGHUP and stops on SIGTERM', async (t) => {
+    const cwd = tempDir('start');
+    const p = startPostern(cwd);
+    try {
+      const ready = await eventually(() => p.stdout().includes('Postern is running') || p.child.exitCode !== null, 20_000);
+      if (p.child.exitCode !== null && /EADDRINUSE|already in use/i.test(p.stderr())) {
+        t.skip(`127.0.0.1:5353 is taken (another Postern running?): ${p.stderr().trim()}`);
+        return;
+      }
+      assert.ok(ready && p.child.exitCode === null, `postern did not start:\n${p.stdout()}\n${p.stderr()}`);
+      assert.match(p.stdout(), /created data\/postern\.toml\ncreated data\/zones\/example\.test\.zone\n/);
+      assert.match(p.stdout(), /dns +udp\+tcp +127\.0\.0\.1:5353/);
+      assert.match(p.stdout(), /dig @127\.0\.0\.1 -p 5353 example\.test MX/);
+
+      assert.deepEqual(await ask('example.test', 'MX'), ['example.test 300 MX 10 mail.example.test']);
+
+      // An edit published by SIGHUP.
+      const zoneFile = join(cwd, 'data/zones/example.test.zone');
+      appendFileSync(zoneFile, 'new     IN A    127.0.0.9\n');
+      p.child.kill('SIGHUP');
+      assert.ok(await eventually(async () => (await ask('new.example.test', 'A')).length > 0), 'the new record was not served after SIGHUP');
+      assert.deepEqual(await ask('new.example.test', 'A'), ['new.example.test 300 A 127.0.0.9']);
+
+      // A broken edit keeps the previous version on the air.
+      const good = readFileSync(zoneFile, 'utf8');
+      writeFileSync(zoneFile, good + 'broken  IN MX   mail\n');
+      p.child.kill('SIGHUP');
+      assert.ok(await eventually(() => p.stdout().includes('1 file(s) with errors')), p.stdout());
+      assert.match(p.stderr(), /example\.test\.zone:\d+: MX needs a preference and a host/);
+      assert.deepEqual(await ask('new.example.test', 'A'), ['new.example.test 300 A 127.0.0.9']);
+
+      assert.equal(await stop(p), 0);
+      assert.match(p.stdout(), /stopped\n$/);
+    } finally {
+      await stop(p);
+    }
+
+    // A second start reuses what the first created.
+    writeFileSync(join(cwd, 'data/zones/example.test.zone'), readFileSync(join(cwd, 'data/zones/example.test.zone'), 'utf8').replace(/broken.*\n/, ''));
+    const again = startPostern(cwd);
+    try {
+      assert.ok(await eventually(() => again.stdout().includes('Postern is running') || again.child.exitCode !== null, 20_000), again.stderr());
+      assert.doesNotMatch(again.stdout(), /created/);
+      assert.deepEqual(await ask('new.example.test', 'A'), ['new.example.test 300 A 127.0.0.9']);
+    } finally {
+      assert.equal(await stop(again), 0);
+    }
+  });
+
+  it('refuses to start on a zone file with errors, naming the file and line', async () => {
+    const dir = tempDir('badzone');
+    const zones = join(dir, 'zones');
+    spawnSync('mkdir', ['-p', zones]);
+    writeFileSync(join(zones, 'bad.test.zone'), '$ORIGIN bad.test.\n$TTL 300\n@ IN SOA ns1 host ( 1 2 3 4 5 )\n  IN NS ns1\nns1 IN A 127.0.0.300\n');
+    const config = writeConfig('[log]\nlevel = "silent"\n[dns]\nlisten = ["127.0.0.54:0"]\nzones_dir = "zones"\n', dir);
+    const r = await runCommand(['start', '--config', config]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /bad\.test\.zone:5: "127\.0\.0\.300" is not an IPv4 address/);
+  });
+
+  it('refuses a config with an unknown key, naming it', async () => {
+    const config = writeConfig('[dns]\nlisten = ["127.0.0.54:0"]\nzones = "zones"\n');
+    const r = await runCommand(['start', '--config', config]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /postern\.toml: dns\.zones: unknown key/);
+  });
+
+  it('says what to do when run by a Node older than 24', (t) => {
+    const old = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p) && Number(spawnSync(p, ['-p', 'process.versions.node.split(".")[0]']).stdout?.toString()) < 24);
+    if (old === undefined) {
+      t.skip('no Node older than 24 on this machine to try');
+      return;
+    }
+    const r = spawnSync(old, [BIN, 'start'], { cwd: tempDir('oldnode'), encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /postern: needs Node\.js 24 or later, but this is Node\.js \d+/);
+    assert.match(r.stderr, /npm start/);
+  });
+
+  it('prints help that lists the commands', async () => {
+    const r = await runCommand(['--help']);
+    assert.equal(r.status, 0);
+    for (const command of ['start', 'route', 'check-zone']) assert.match(r.stdout, new RegExp(`\\n  ${command}`));
+  });
+});
