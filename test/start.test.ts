@@ -141,3 +141,21 @@ describe('npm start on a fresh clone', () => {
     for (const command of ['start', 'route', 'check-zone']) assert.match(r.stdout, new RegExp(`\\n  ${command}`));
   });
 });
+
+describe('postern check-zone', () => {
+  it('checks every zone of the config\'s zones_dir and names each broken line', async () => {
+    const dir = tempDir('checkzone');
+    spawnSync('mkdir', ['-p', join(dir, 'zones')]);
+    writeFileSync(join(dir, 'zones/good.test.zone'), '$TTL 300\n@ IN SOA ns1 host ( 1 2 3 4 5 )\n  IN NS ns1\nns1 IN A 127.0.0.1\n@ IN MX 10 ns1\n');
+    writeFileSync(join(dir, 'zones/bad.test.zone'), '$TTL 300\n@ IN SOA ns1 host ( 1 2 3 4 5 )\n  IN NS ns1\n@ IN MX mail\n');
+    const config = writeConfig('[dns]\nzones_dir = "zones"\n', dir);
+    const r = await runCommand(['check-zone', '--config', config]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /^FAIL {2}bad\.test\.zone\n {6}\S*bad\.test\.zone:4: MX needs a preference and a host\nok {4}good\.test\.zone: zone good\.test, 4 records \(1 SOA, 1 NS, 1 A, 1 MX\)\n$/);
+  });
+
+  it('passes every scenario zone', async () => {
+    const r = await runCommand(['check-zone', ...['1-priority/domain.test.zone', '6-edge/edge.test.zone'].map((f) => join(ROOT, 'scenarios', f))]);
+    assert.equal(r.status, 0, r.stdout);
+  });
+});

@@ -44,9 +44,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   program
     .command('check-zone')
     .description('parse and check zone files (RFC 1035 master files named ORIGIN.zone) as the DNS server would load them')
-    .argument('<files...>', 'zone files')
-    .action((files: string[]) => {
-      status = checkZoneCommand(files, io);
+    .argument('[files...]', 'zone files (default: every *.zone in the config\'s dns.zones_dir)')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action((files: string[], opts: { config?: string }) => {
+      status = checkZoneCommand(files, opts, io);
     });
 
   try {
