@@ -45,7 +45,9 @@ describe('config', () => {
     assert.deepEqual(c.dns.listen, [{ host: '127.0.0.53', port: 5353 }]);
     assert.equal(c.dns.zonesDir, '/etc/postern/zones');
     assert.deepEqual(c.dns.resolvers, [{ host: '127.0.0.53', port: 5353 }]);
-    assert.deepEqual(c.smtp, { listen: [{ host: '127.20.20.1', port: 2525 }], outboundPort: 2525, sourceAddress: '127.20.20.1' });
+    assert.deepEqual(c.smtp.listen, [{ host: '127.20.20.1', port: 2525 }]);
+    assert.equal(c.smtp.outboundPort, 2525);
+    assert.equal(c.smtp.sourceAddress, '127.20.20.1');
     assert.deepEqual(c.domains, [{ name: 'domain.test', role: 'primary' }]);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.dns.listen));
   });
@@ -58,6 +60,34 @@ describe('config', () => {
     assert.equal(c.smtp.outboundPort, 25);
     assert.deepEqual(c.domains, []);
     assert.ok(c.hostname.length > 0);
+  });
+
+  it('gives the mail path the defaults the RFCs and Postfix use', () => {
+    const c = parseConfig('', FILE);
+    assert.equal(c.smtp.maxRecipients, 100);
+    assert.equal(c.smtp.maxConnectionsPerIp, 20);
+    assert.equal(c.smtp.idleTimeoutMs, 300_000);
+    assert.deepEqual(c.queue.retryScheduleMs, [0, 300_000, 600_000, 1_200_000, 2_400_000, 3_600_000]);
+    assert.equal(c.queue.delayWarningMs, 4 * 3_600_000);
+    assert.equal(c.queue.maxAgeMs, 5 * 86_400_000);
+    assert.equal(c.backup.maxHoldMs, 10 * 86_400_000);
+    assert.equal(c.backup.probeIntervalMs, 60_000);
+    assert.equal(c.backup.drainConcurrency, 2);
+    assert.equal(c.backup.drainRate, 20);
+    assert.equal(c.backup.recipientsFile, null);
+    assert.equal(c.delivery.maxConnectionsPerHost, 10);
+    assert.equal(c.delivery.timeouts.dataEndMs, 600_000);
+    assert.equal(c.tls, null);
+  });
+
+  it('reads durations and sizes with units, so tests can shrink days to seconds', () => {
+    const c = parseConfig('[smtp]\nmax_message_size = "10MiB"\nidle_timeout = "2s"\n[queue]\nretry_schedule = ["0s", "200ms"]\nmax_age = "3s"\n[backup]\nrecipients = "backup-rcpts.txt"\n[tls]\ncert = "c.pem"\nkey = "k.pem"', FILE);
+    assert.equal(c.smtp.maxMessageSize, 10 * 1024 * 1024);
+    assert.equal(c.smtp.idleTimeoutMs, 2000);
+    assert.deepEqual(c.queue.retryScheduleMs, [0, 200]);
+    assert.equal(c.queue.maxAgeMs, 3000);
+    assert.equal(c.backup.recipientsFile, '/etc/postern/backup-rcpts.txt');
+    assert.deepEqual(c.tls, { cert: '/etc/postern/c.pem', key: '/etc/postern/k.pem' });
   });
 
   it('gives a resolver without a port the DNS port 53, and reads IPv6 endpoints', () => {
@@ -92,6 +122,11 @@ describe('config', () => {
     ['a list where a string belongs', 'data_dir = ["a"]', /^postern\.toml: data_dir: must be a string/],
     ['an empty resolver list', '[dns]\nresolvers = []', /^postern\.toml: dns\.resolvers: needs at least one server/],
     ['a source address that is not an IP', '[smtp]\nsource_address = "mail.test"', /^postern\.toml: smtp\.source_address: must be an IP address$/],
+    ['a duration without units', '[queue]\nmax_age = "5"', /^postern\.toml: queue\.max_age: "5" is not a duration \(write it with units/],
+    ['a bad entry in the retry schedule', '[queue]\nretry_schedule = ["0s", "5 min"]', /^postern\.toml: queue\.retry_schedule\[1\]: "5 min" is not a duration/],
+    ['a size with an unknown unit', '[smtp]\nmax_message_size = "10 parsecs"', /^postern\.toml: smtp\.max_message_size: "10 parsecs" is not a size/],
+    ['a certificate without its key', '[tls]\ncert = "c.pem"', /^postern\.toml: tls\.key: is required when tls\.cert or tls\.key is set/],
+    ['an unknown delivery TLS mode', '[delivery]\ntls = "always"', /^postern\.toml: delivery\.tls: must be one of "opportunistic", "none", "required", not "always"$/],
     ['TOML that does not parse', 'hostname = "x.test"\n[dns\n', /^postern\.toml:2:\d+: /],
   ];
   for (const [what, text, want] of errors) {

@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { ZodError } from 'zod';
 import { ErrorCode, PosternError } from '../core/errors.ts';
+import { parseDurationMs } from '../core/duration.ts';
 import { defaultHostname, fileSchema, type Config } from './schema.ts';
 
 export function configPathFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -63,6 +64,41 @@ export function parseConfig(text: string, file: string): Config {
       listen: c.smtp.listen,
       outboundPort: c.smtp.outbound_port,
       sourceAddress: c.smtp.source_address ?? null,
+      maxRecipients: c.smtp.max_recipients,
+      maxMessageSize: c.smtp.max_message_size,
+      maxErrors: c.smtp.max_errors,
+      idleTimeoutMs: c.smtp.idle_timeout,
+      maxConnections: c.smtp.max_connections,
+      maxConnectionsPerIp: c.smtp.max_connections_per_ip,
+      minDataRate: c.smtp.min_data_rate,
+    },
+    tls: c.tls.cert !== undefined && c.tls.key !== undefined ? { cert: resolve(dir, c.tls.cert), key: resolve(dir, c.tls.key) } : null,
+    delivery: {
+      maxConnectionsPerHost: c.delivery.max_connections_per_host,
+      tls: c.delivery.tls,
+      timeouts: {
+        connectMs: c.delivery.connect_timeout,
+        greetingMs: c.delivery.greeting_timeout,
+        commandMs: c.delivery.command_timeout,
+        dataMs: c.delivery.data_timeout,
+        dataBlockMs: c.delivery.data_block_timeout,
+        dataEndMs: c.delivery.data_end_timeout,
+      },
+    },
+    queue: {
+      retryScheduleMs: c.queue.retry_schedule.map((entry) => parseDurationMs(entry) ?? 0),
+      delayWarningMs: c.queue.delay_warning,
+      maxAgeMs: c.queue.max_age,
+      pollIntervalMs: c.queue.poll_interval,
+    },
+    backup: {
+      maxHoldMs: c.backup.max_hold,
+      probeIntervalMs: c.backup.probe_interval,
+      drainConcurrency: c.backup.drain_concurrency,
+      drainRate: c.backup.drain_rate,
+      recipientsFile: c.backup.recipients === undefined ? null : resolve(dir, c.backup.recipients),
+      calloutPositiveTtlMs: c.backup.callout_positive_ttl,
+      calloutNegativeTtlMs: c.backup.callout_negative_ttl,
     },
     domains: c.domain,
   };

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { domainNameProblem, normalizeDomain } from '../core/domain-name.ts';
 import { parseHostPort, type HostPort } from '../core/host-port.ts';
 import { isIP } from 'node:net';
+import { parseDurationMs } from '../core/duration.ts';
 
 function endpoint(defaultPort?: number) {
   return z.string().transform((text, ctx): HostPort => {
@@ -38,38 +39,109 @@ const port = z.number().int().min(1).max(65535);
 export const DomainRole = ['primary', 'backup'] as const;
 export type DomainRole = (typeof DomainRole)[number];
 
+function duration(fallback: string) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write it with units: "500ms", "30s", "5m", "4h", "5d")` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .prefault(fallback);
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 };
+
+/** Bytes, written as a number or with a unit ("25MiB", "10MB", "512k"). */
+function byteSize(fallback: number) {
+  return z
+    .union([z.number().int().min(0), z.string()])
+    .transform((v, ctx) => {
+      if (typeof v === 'number') return v;
+      const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(v);
+      const unit = SIZE_UNITS[(m?.[2] ?? 'x').toLowerCase()];
+      if (m === null || unit === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (a number of bytes, or with a unit: "512KiB", "25MiB", "10MB")` });
+        return z.NEVER;
+      }
+      return Number(m[1]) * unit;
+    })
+    .default(fallback);
+}
+
+// prefault: an absent section is parsed as {} so that each key's own default applies.
+const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict().prefault({} as never);
+
 export const fileSchema = z
   .object({
     hostname: domainName.optional(),
     data_dir: z.string().min(1).default('data'),
-    log: z
-      .object({
-        level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-      })
-      .strict()
-      .default({ level: 'info' }),
-    dns: z
-      .object({
-        listen: z.array(endpoint()).default([]),
-        zones_dir: z.string().min(1).default('zones'),
-        resolvers: z.array(endpoint(53)).min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf').optional(),
-        /** Addresses allowed to ask for AXFR/IXFR of our zones; none by default. */
-        transfer_allow: z.array(ipAddress).default([]),
-        /** Per-query timeout of the stub resolver, in milliseconds. */
-        timeout_ms: z.number().int().min(10).max(60_000).default(2000),
-        /** How many times the stub resolver tries each query across its servers. */
-        attempts: z.number().int().min(1).max(10).default(2),
-      })
-      .strict()
-      .default({ listen: [], zones_dir: 'zones', transfer_allow: [], timeout_ms: 2000, attempts: 2 }),
-    smtp: z
-      .object({
-        listen: z.array(endpoint()).default([]),
-        outbound_port: port.default(25),
-        source_address: ipAddress.optional(),
-      })
-      .strict()
-      .default({ listen: [], outbound_port: 25 }),
+    log: section({
+      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    }),
+    dns: section({
+      listen: z.array(endpoint()).default([]),
+      zones_dir: z.string().min(1).default('zones'),
+      resolvers: z.array(endpoint(53)).min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf').optional(),
+      /** Addresses allowed to ask for AXFR/IXFR of our zones; none by default. */
+      transfer_allow: z.array(ipAddress).default([]),
+      /** Per-query timeout of the stub resolver, in milliseconds. */
+      timeout_ms: z.number().int().min(10).max(60_000).default(2000),
+      /** How many times the stub resolver tries each query across its servers. */
+      attempts: z.number().int().min(1).max(10).default(2),
+    }),
+    smtp: section({
+      listen: z.array(endpoint()).default([]),
+      outbound_port: port.default(25),
+      source_address: ipAddress.optional(),
+      max_recipients: z.number().int().min(1).default(100),
+      max_message_size: byteSize(25 * 1024 * 1024),
+      max_errors: z.number().int().min(1).default(10),
+      // RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command.
+      idle_timeout: duration('5m'),
+      max_connections: z.number().int().min(1).default(1000),
+      max_connections_per_ip: z.number().int().min(1).default(20),
+      /** Bytes per second a client must keep up during DATA, after a grace period. */
+      min_data_rate: z.number().int().min(0).default(1024),
+    }),
+    tls: section({
+      /** PEM files; when absent a self-signed certificate for hostname is generated into data_dir. */
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+    }),
+    delivery: section({
+      max_connections_per_host: z.number().int().min(1).default(10),
+      tls: z.enum(['opportunistic', 'none', 'required']).default('opportunistic'),
+      // RFC 5321 §4.5.3.2 minimum timeouts, per stage of the client's transaction.
+      connect_timeout: duration('30s'),
+      greeting_timeout: duration('5m'),
+      command_timeout: duration('5m'),
+      data_timeout: duration('2m'),
+      data_block_timeout: duration('3m'),
+      data_end_timeout: duration('10m'),
+    }),
+    queue: section({
+      /** Waits between attempts; the last one repeats (Postfix backs off from 5 minutes to about an hour). */
+      retry_schedule: z.array(z.string()).min(1).default(['0s', '5m', '10m', '20m', '40m', '1h']),
+      delay_warning: duration('4h'),
+      max_age: duration('5d'),
+      /** How often the scheduler looks for work queued by other processes (postern sendmail). */
+      poll_interval: duration('1s'),
+    }),
+    backup: section({
+      max_hold: duration('10d'),
+      probe_interval: duration('1m'),
+      drain_concurrency: z.number().int().min(1).default(2),
+      /** Messages per second forwarded to a primary that has come back. */
+      drain_rate: z.number().min(0.01).default(20),
+      /** A file of accepted recipients (addresses and @domain wildcards) instead of asking the primary. */
+      recipients: z.string().min(1).optional(),
+      callout_positive_ttl: duration('7d'),
+      callout_negative_ttl: duration('1h'),
+    }),
     domain: z
       .array(
         z
@@ -94,6 +166,14 @@ export const fileSchema = z
         });
       } else {
         seen.set(d.name, i);
+      }
+    });
+    if ((cfg.tls.cert === undefined) !== (cfg.tls.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', cfg.tls.cert === undefined ? 'cert' : 'key'], message: 'is required when tls.cert or tls.key is set: give both, or neither for a generated certificate' });
+    }
+    cfg.queue.retry_schedule.forEach((entry, i) => {
+      if (parseDurationMs(entry) === null) {
+        ctx.addIssue({ code: 'custom', path: ['queue', 'retry_schedule', i], message: `"${entry}" is not a duration (write it with units: "0s", "5m", "1h")` });
       }
     });
   });
@@ -126,6 +206,31 @@ export interface Config {
     listen: HostPort[];
     outboundPort: number;
     sourceAddress: string | null;
+    maxRecipients: number;
+    maxMessageSize: number;
+    maxErrors: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    minDataRate: number;
+  };
+  /** Absolute paths, or null for a self-signed certificate generated into data_dir. */
+  tls: { cert: string; key: string } | null;
+  delivery: {
+    maxConnectionsPerHost: number;
+    tls: 'opportunistic' | 'none' | 'required';
+    timeouts: { connectMs: number; greetingMs: number; commandMs: number; dataMs: number; dataBlockMs: number; dataEndMs: number };
+  };
+  queue: { retryScheduleMs: number[]; delayWarningMs: number; maxAgeMs: number; pollIntervalMs: number };
+  backup: {
+    maxHoldMs: number;
+    probeIntervalMs: number;
+    drainConcurrency: number;
+    drainRate: number;
+    /** Absolute, or null: verify recipients by asking the primary. */
+    recipientsFile: string | null;
+    calloutPositiveTtlMs: number;
+    calloutNegativeTtlMs: number;
   };
   domains: DomainConfig[];
 }
