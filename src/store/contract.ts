@@ -1,0 +1,613 @@
+/**
+ * The behaviour every `Store` engine must show, as a node:test suite. An engine's test file calls
+ * `runStoreContract('sqlite :memory:', () => openSqliteStore(…))`; each case opens a fresh, empty
+ * store and closes it. Times are given explicitly everywhere, so nothing here depends on the clock.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isStoreError, StoreErrorCode } from './errors.ts';
+import type { NewQueuedMessage, NewRecipient, Route, Store } from './types.ts';
+
+const T0 = 1_800_000_000_000;
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (b: Uint8Array | null): string | null => (b === null ? null : new TextDecoder().decode(b));
+
+function rcpt(address: string, route: Route = 'remote', more: Partial<NewRecipient> = {}): NewRecipient {
+  return { address, domain: address.slice(address.lastIndexOf('@') + 1), route, ...more };
+}
+
+function msg(id: string, receivedAt: number, recipients: NewRecipient[], more: Partial<NewQueuedMessage> = {}): NewQueuedMessage {
+  return { id, receivedAt, sender: 'from@sender.test', data: bytes(`Subject: ${id}\r\n\r\nbody of ${id}\r\n`), source: 'mx', recipients, ...more };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isStoreError(err), `expected a StoreError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+export function runStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  async function withStore(fn: (s: Store) => Promise<void>): Promise<void> {
+    const s = await makeStore();
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  }
+  const test = (title: string, fn: (s: Store) => Promise<void>) => it(title, () => withStore(fn));
+
+  describe(`store contract: ${name}`, () => {
+    describe('accounts', () => {
+      test('creates an account with its domain lower-cased and the local part as given', async (s) => {
+        const a = await s.createAccount({ address: 'Alice.Smith@Example.TEST', passwordHash: 'h', now: T0 });
+        assert.equal(a.address, 'Alice.Smith@example.test');
+        assert.equal(a.passwordHash, 'h');
+        assert.equal(a.createdAt, T0);
+      });
+
+      test('creates INBOX, Sent, Drafts, Trash, Junk and Archive with their RFC 6154 attributes', async (s) => {
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        const mbs = await s.listMailboxes('a@example.test');
+        assert.ok(mbs !== null);
+        assert.deepEqual(
+          mbs.map((m) => [m.name, m.specialUse, m.uidNext]),
+          [
+            ['INBOX', null, 1],
+            ['Sent', '\\Sent', 1],
+            ['Drafts', '\\Drafts', 1],
+            ['Trash', '\\Trash', 1],
+            ['Junk', '\\Junk', 1],
+            ['Archive', '\\Archive', 1],
+          ],
+        );
+        assert.equal(new Set(mbs.map((m) => m.uidValidity)).size, 6, 'each mailbox has its own UIDVALIDITY');
+        for (const m of mbs) assert.ok(m.uidValidity > 0 && m.uidValidity < 2 ** 32);
+      });
+
+      test('refuses a second account for the same address in any case with POSTERN_STORE_ACCOUNT_EXISTS', async (s) => {
+        await s.createAccount({ address: 'bob@example.test', now: T0 });
+        await rejectsWith(s.createAccount({ address: 'bob@example.test', now: T0 }), StoreErrorCode.AccountExists);
+        await rejectsWith(s.createAccount({ address: 'BOB@EXAMPLE.TEST', now: T0 }), StoreErrorCode.AccountExists);
+        assert.equal((await s.listAccounts()).length, 1);
+      });
+
+      for (const bad of ['', 'nobody', '@example.test', 'user@', 'user@exa mple.test']) {
+        test(`refuses to create an account for ${JSON.stringify(bad)} with POSTERN_STORE_INVALID_ADDRESS`, async (s) => {
+          await rejectsWith(s.createAccount({ address: bad, now: T0 }), StoreErrorCode.InvalidAddress);
+        });
+      }
+
+      test('finds an account whatever the case of its local part and domain', async (s) => {
+        await s.createAccount({ address: 'Carol@example.test', now: T0 });
+        for (const q of ['Carol@example.test', 'carol@EXAMPLE.test', 'CAROL@Example.Test']) {
+          assert.equal((await s.getAccount(q))?.address, 'Carol@example.test', q);
+        }
+        assert.equal(await s.getAccount('carol@other.test'), null);
+        assert.equal(await s.getAccount('not an address'), null);
+      });
+
+      test('lists accounts by domain, then local part', async (s) => {
+        for (const a of ['zed@b.test', 'amy@b.test', 'Mia@a.test']) await s.createAccount({ address: a, now: T0 });
+        assert.deepEqual(
+          (await s.listAccounts()).map((a) => a.address),
+          ['Mia@a.test', 'amy@b.test', 'zed@b.test'],
+        );
+      });
+
+      test('sets and clears the password hash, and says false for an unknown account', async (s) => {
+        await s.createAccount({ address: 'd@example.test', now: T0 });
+        assert.equal(await s.setPasswordHash('D@example.test', '$scrypt$x'), true);
+        assert.equal((await s.getAccount('d@example.test'))?.passwordHash, '$scrypt$x');
+        assert.equal(await s.setPasswordHash('d@example.test', null), true);
+        assert.equal((await s.getAccount('d@example.test'))?.passwordHash, null);
+        assert.equal(await s.setPasswordHash('nobody@example.test', 'h'), false);
+      });
+
+      test('deletes an account with its mailboxes and messages', async (s) => {
+        await s.createAccount({ address: 'e@example.test', now: T0 });
+        await s.append({ address: 'e@example.test', data: bytes('one'), internalDate: T0 });
+        const before = await s.getMailbox({ address: 'e@example.test' });
+        assert.equal(await s.deleteAccount('E@example.test'), true);
+        assert.equal(await s.getAccount('e@example.test'), null);
+        assert.equal(await s.listMailboxes('e@example.test'), null);
+        assert.equal(await s.deleteAccount('e@example.test'), false);
+
+        // Recreated, it starts empty and its INBOX has a new UIDVALIDITY (RFC 3501 §2.3.1.1).
+        await s.createAccount({ address: 'e@example.test', now: T0 });
+        assert.equal(await s.countMessages({ address: 'e@example.test' }), 0);
+        const after = await s.getMailbox({ address: 'e@example.test' });
+        assert.notEqual(after?.uidValidity, before?.uidValidity);
+      });
+    });
+
+    describe('aliases', () => {
+      test('adds, lists and removes alias rows, several targets per alias', async (s) => {
+        await s.addAlias({ alias: 'Sales@Example.test', target: 'amy@example.test', now: T0 });
+        await s.addAlias({ alias: 'sales@example.test', target: 'bob@example.test', now: T0 });
+        await s.addAlias({ alias: '@example.test', target: 'postmaster@example.test', now: T0 });
+        assert.deepEqual(
+          (await s.listAliases()).map((r) => [r.alias, r.target]),
+          [
+            ['@example.test', 'postmaster@example.test'],
+            ['Sales@example.test', 'amy@example.test'],
+            ['sales@example.test', 'bob@example.test'],
+          ],
+        );
+        assert.equal((await s.listAliases({ alias: 'SALES@example.test' })).length, 2);
+        assert.equal(await s.removeAlias({ alias: 'sales@example.test', target: 'AMY@example.test' }), 1);
+        assert.deepEqual(
+          (await s.listAliases({ alias: 'sales@example.test' })).map((r) => r.target),
+          ['bob@example.test'],
+        );
+        await s.addAlias({ alias: 'sales@example.test', target: 'cy@example.test', now: T0 });
+        assert.equal(await s.removeAlias({ alias: 'sales@example.test' }), 2);
+        assert.equal(await s.removeAlias({ alias: 'sales@example.test' }), 0);
+        assert.equal((await s.listAliases()).length, 1);
+      });
+
+      test('refuses the same alias and target twice with POSTERN_STORE_ALIAS_EXISTS', async (s) => {
+        await s.addAlias({ alias: 'x@example.test', target: 'y@example.test', now: T0 });
+        await rejectsWith(s.addAlias({ alias: 'X@example.test', target: 'Y@EXAMPLE.test', now: T0 }), StoreErrorCode.AliasExists);
+      });
+
+      test('refuses an alias or target that is no address with POSTERN_STORE_INVALID_ADDRESS', async (s) => {
+        await rejectsWith(s.addAlias({ alias: 'nobody', target: 'y@example.test' }), StoreErrorCode.InvalidAddress);
+        await rejectsWith(s.addAlias({ alias: 'x@example.test', target: '@example.test' }), StoreErrorCode.InvalidAddress);
+      });
+
+      test('looks up the exact alias before the catch-all of its domain', async (s) => {
+        await s.addAlias({ alias: '@example.test', target: 'catch@example.test', now: T0 });
+        await s.addAlias({ alias: 'info@example.test', target: 'amy@example.test', now: T0 });
+        await s.addAlias({ alias: 'info@example.test', target: 'bob@example.test', now: T0 });
+
+        assert.deepEqual(await s.lookupAlias('INFO@Example.test'), {
+          alias: 'info@example.test',
+          catchAll: false,
+          targets: ['amy@example.test', 'bob@example.test'],
+        });
+        assert.deepEqual(await s.lookupAlias('anyone@EXAMPLE.test'), {
+          alias: '@example.test',
+          catchAll: true,
+          targets: ['catch@example.test'],
+        });
+        assert.equal(await s.lookupAlias('info@other.test'), null);
+        assert.equal(await s.lookupAlias('info@sub.example.test'), null, 'a catch-all covers its own domain only');
+      });
+    });
+
+    describe('mailboxes and messages', () => {
+      test('appends a message and reads back its bytes, size, internal date and flags', async (s) => {
+        await s.createAccount({ address: 'f@example.test', now: T0 });
+        const data = bytes('From: a@b.test\r\nSubject: hi\r\n\r\nhello\r\n');
+        const r = await s.append({ address: 'f@example.test', data, internalDate: T0 + 5, flags: ['\\Seen', '$Label1'] });
+        const inbox = await s.getMailbox({ address: 'f@example.test', mailbox: 'inbox' });
+        assert.deepEqual(r, { uid: 1, uidValidity: inbox?.uidValidity });
+        assert.deepEqual(await s.listMessages({ address: 'F@example.test', mailbox: 'Inbox' }), [
+          { uid: 1, internalDate: T0 + 5, size: data.byteLength, flags: ['\\Seen', '$Label1'] },
+        ]);
+        assert.deepEqual(await s.readMessage({ address: 'f@example.test', uid: 1 }), data);
+        assert.equal(await s.readMessage({ address: 'f@example.test', uid: 2 }), null);
+        assert.equal(await s.countMessages({ address: 'f@example.test' }), 1);
+        assert.equal((await s.getMailbox({ address: 'f@example.test' }))?.uidNext, 2);
+      });
+
+      test('appends to a named mailbox, whose name is case-sensitive unlike INBOX', async (s) => {
+        await s.createAccount({ address: 'g@example.test', now: T0 });
+        await s.append({ address: 'g@example.test', mailbox: 'Sent', data: bytes('x'), internalDate: T0 });
+        assert.equal(await s.countMessages({ address: 'g@example.test', mailbox: 'Sent' }), 1);
+        assert.equal(await s.countMessages({ address: 'g@example.test' }), 0);
+        await rejectsWith(
+          s.append({ address: 'g@example.test', mailbox: 'sent', data: bytes('x'), internalDate: T0 }),
+          StoreErrorCode.NotFound,
+        );
+      });
+
+      test('refuses an append to an unknown account without failing the other writes of its batch', async (s) => {
+        await s.createAccount({ address: 'h@example.test', now: T0 });
+        const results = await Promise.allSettled([
+          s.append({ address: 'h@example.test', data: bytes('1'), internalDate: T0 }),
+          s.append({ address: 'nobody@example.test', data: bytes('2'), internalDate: T0 }),
+          s.append({ address: 'h@example.test', data: bytes('3'), internalDate: T0 }),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        const bad = results[1];
+        assert.ok(bad?.status === 'rejected' && isStoreError(bad.reason, StoreErrorCode.NotFound));
+        assert.equal(await s.countMessages({ address: 'h@example.test' }), 2);
+        assert.equal(await s.listMessages({ address: 'nobody@example.test' }), null);
+      });
+
+      test('gives 50 concurrent appends distinct, strictly increasing UIDs', async (s) => {
+        await s.createAccount({ address: 'i@example.test', now: T0 });
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, n) => s.append({ address: 'i@example.test', data: bytes(`m${n}`), internalDate: T0 + n })),
+        );
+        const uids = results.map((r) => r.uid);
+        assert.deepEqual(uids, Array.from({ length: 50 }, (_, n) => n + 1), 'in the order the appends were made');
+        const listed = await s.listMessages({ address: 'i@example.test' });
+        assert.deepEqual(
+          listed?.map((m) => m.uid),
+          uids,
+        );
+        // Each UID holds the bytes its append sent.
+        for (const [n, r] of results.entries()) {
+          assert.equal(text(await s.readMessage({ address: 'i@example.test', uid: r.uid })), `m${n}`);
+        }
+      });
+
+      test('never gives a UID out again, even after its message is deleted', async (s) => {
+        await s.createAccount({ address: 'j@example.test', now: T0 });
+        const ref = { address: 'j@example.test' };
+        await s.append({ ...ref, data: bytes('1'), internalDate: T0 });
+        const two = await s.append({ ...ref, data: bytes('2'), internalDate: T0 });
+        assert.equal(await s.deleteMessage({ ...ref, uid: two.uid }), true);
+        assert.equal(await s.deleteMessage({ ...ref, uid: two.uid }), false);
+        const three = await s.append({ ...ref, data: bytes('3'), internalDate: T0 });
+        assert.equal(three.uid, 3);
+        assert.deepEqual(
+          (await s.listMessages(ref))?.map((m) => m.uid),
+          [1, 3],
+        );
+      });
+    });
+
+    describe('queue: enqueue', () => {
+      test('keeps the envelope, the recipients and the bytes of an enqueued message', async (s) => {
+        const m = msg('m1', T0, [
+          rcpt('a@one.test', 'local'),
+          rcpt('b@Two.TEST', 'remote', { notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;b@two.test' }),
+        ], { sender: '', envid: 'ENV1', ret: 'hdrs', source: 'submission' });
+        await s.enqueue(m);
+        const q = await s.getQueued('m1');
+        assert.ok(q !== null);
+        assert.deepEqual(
+          { ...q, recipients: [] },
+          { id: 'm1', receivedAt: T0, sender: '', envid: 'ENV1', ret: 'hdrs', source: 'submission', size: m.data.byteLength, recipients: [] },
+        );
+        assert.deepEqual(
+          q.recipients.map((r) => ({ ...r, id: 0 })),
+          [
+            {
+              id: 0, address: 'a@one.test', domain: 'one.test', route: 'local', notify: null, orcpt: null, state: 'queued',
+              attempts: 0, nextAttemptAt: T0, lastAttemptAt: null, lastReply: null, delayNoticeSent: false, leaseOwner: null, leaseUntil: null,
+            },
+            {
+              id: 0, address: 'b@Two.TEST', domain: 'two.test', route: 'remote', notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;b@two.test',
+              state: 'queued', attempts: 0, nextAttemptAt: T0, lastAttemptAt: null, lastReply: null, delayNoticeSent: false,
+              leaseOwner: null, leaseUntil: null,
+            },
+          ],
+        );
+        assert.deepEqual(await s.readQueuedData('m1'), m.data);
+        assert.equal(await s.getQueued('nope'), null);
+        assert.equal(await s.readQueuedData('nope'), null);
+      });
+
+      test('makes the first attempt due at firstAttemptAt when given', async (s) => {
+        await s.enqueue(msg('m1', T0, [rcpt('a@x.test')], { firstAttemptAt: T0 + 1000 }));
+        assert.equal(await s.nextAttemptAt(), T0 + 1000);
+      });
+
+      test('refuses a second message with the same id, and keeps the rest of its batch', async (s) => {
+        await s.enqueue(msg('dup', T0, [rcpt('a@x.test')]));
+        const results = await Promise.allSettled([
+          s.enqueue(msg('dup', T0 + 1, [rcpt('b@x.test')])),
+          s.enqueue(msg('other', T0 + 1, [rcpt('c@x.test')])),
+        ]);
+        const first = results[0];
+        assert.ok(first?.status === 'rejected' && isStoreError(first.reason, StoreErrorCode.MessageExists));
+        assert.equal(results[1]?.status, 'fulfilled');
+        assert.equal((await s.getQueued('dup'))?.recipients[0]?.address, 'a@x.test');
+        assert.ok((await s.getQueued('other')) !== null);
+      });
+
+      test('refuses a message without recipients with POSTERN_STORE_INVALID', async (s) => {
+        await rejectsWith(s.enqueue(msg('empty', T0, [])), StoreErrorCode.Invalid);
+      });
+
+      test('writes 500 concurrent enqueues in far fewer commits (group commit)', async (s) => {
+        const before = s.writeStats();
+        await Promise.all(Array.from({ length: 500 }, (_, n) => s.enqueue(msg(`g${n}`, T0 + n, [rcpt(`r${n}@x.test`)]))));
+        const after = s.writeStats();
+        assert.equal(after.writes - before.writes, 500);
+        const commits = after.commits - before.commits;
+        assert.ok(commits >= 1 && commits <= 10, `500 enqueues took ${commits} commits`);
+        assert.equal((await s.listQueue()).length, 500);
+      });
+
+      test('rejects every caller of a batch in which a write fails, and commits none of them', async (s) => {
+        const before = s.writeStats();
+        const good = Array.from({ length: 5 }, (_, n) => s.enqueue(msg(`ok${n}`, T0, [rcpt('a@x.test')])));
+        // A route the schema does not allow: the engine's constraint fails the INSERT itself.
+        const bad = s.enqueue(msg('bad', T0, [rcpt('a@x.test', 'nowhere' as Route)]));
+        const results = await Promise.allSettled([...good, bad]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          Array(6).fill('rejected'),
+        );
+        assert.deepEqual(await s.listQueue(), []);
+        assert.equal(s.writeStats().writes, before.writes);
+        // The store is still usable.
+        await s.enqueue(msg('after', T0, [rcpt('a@x.test')]));
+        assert.equal((await s.listQueue()).length, 1);
+      });
+
+      test('refuses writes after close with POSTERN_STORE_CLOSED, having committed those made before', async () => {
+        const s = await makeStore();
+        const p = s.enqueue(msg('last', T0, [rcpt('a@x.test')]));
+        await s.close();
+        await p;
+        await rejectsWith(s.enqueue(msg('late', T0, [rcpt('a@x.test')])), StoreErrorCode.Closed);
+      });
+    });
+
+    describe('queue: claims and results', () => {
+      test('claims due recipients oldest message first, grouped by message, and leases them', async (s) => {
+        await s.enqueue(msg('new', T0 + 20, [rcpt('a@x.test')]));
+        await s.enqueue(msg('old', T0 + 10, [rcpt('b@x.test'), rcpt('c@y.test'), rcpt('d@x.test')]));
+        await s.enqueue(msg('later', T0 + 5, [rcpt('e@x.test')], { firstAttemptAt: T0 + 1000 }));
+        const claimed = await s.claimDue({ now: T0 + 100, limit: 10, owner: 'node1', leaseMs: 60_000 });
+        assert.deepEqual(
+          claimed.map((m) => [m.id, m.recipients.map((r) => r.address)]),
+          [
+            ['old', ['b@x.test', 'c@y.test', 'd@x.test']],
+            ['new', ['a@x.test']],
+          ],
+        );
+        for (const r of claimed.flatMap((m) => m.recipients)) {
+          assert.equal(r.leaseOwner, 'node1');
+          assert.equal(r.leaseUntil, T0 + 100 + 60_000);
+        }
+        assert.deepEqual(await s.claimDue({ now: T0 + 100, limit: 10, owner: 'node1', leaseMs: 60_000 }), [], 'all leased now');
+      });
+
+      test('never hands one recipient to two of several concurrent claimers', async (s) => {
+        await Promise.all(
+          Array.from({ length: 30 }, (_, n) => s.enqueue(msg(`c${n}`, T0 + n, [rcpt('a@x.test'), rcpt('b@y.test')]))),
+        );
+        const claims = await Promise.all(
+          ['w1', 'w2', 'w3', 'w4'].map((owner) => s.claimDue({ now: T0 + 100, limit: 10, owner, leaseMs: 60_000 })),
+        );
+        const seen = new Map<number, string>();
+        claims.forEach((messages, i) => {
+          for (const r of messages.flatMap((m) => m.recipients)) {
+            assert.equal(seen.has(r.id), false, `recipient ${r.id} claimed twice`);
+            seen.set(r.id, `w${i + 1}`);
+            assert.equal(r.leaseOwner, `w${i + 1}`);
+          }
+        });
+        assert.equal(seen.size, 60, 'four claims of ten messages cover all thirty');
+      });
+
+      test('claims at most `limit` messages', async (s) => {
+        for (let n = 0; n < 5; n++) await s.enqueue(msg(`m${n}`, T0 + n, [rcpt('a@x.test'), rcpt('b@x.test')]));
+        const claimed = await s.claimDue({ now: T0 + 10, limit: 2, owner: 'o', leaseMs: 1000 });
+        assert.deepEqual(
+          claimed.map((m) => [m.id, m.recipients.length]),
+          [
+            ['m0', 2],
+            ['m1', 2],
+          ],
+        );
+        assert.deepEqual(await s.claimDue({ now: T0 + 10, limit: 0, owner: 'o', leaseMs: 1000 }), []);
+      });
+
+      test('lets a second owner claim a leased recipient only once the lease has expired', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test')]));
+        const first = await s.claimDue({ now: T0, limit: 10, owner: 'A', leaseMs: 1000 });
+        assert.equal(first.length, 1);
+        assert.deepEqual(await s.claimDue({ now: T0 + 999, limit: 10, owner: 'B', leaseMs: 1000 }), []);
+        const second = await s.claimDue({ now: T0 + 1000, limit: 10, owner: 'B', leaseMs: 1000 });
+        assert.equal(second[0]?.recipients[0]?.leaseOwner, 'B');
+      });
+
+      test('ignores the results of an owner whose lease was taken over', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 10, owner: 'A', leaseMs: 1000 });
+        const id = claimed?.recipients[0]?.id ?? -1;
+        await s.claimDue({ now: T0 + 5000, limit: 10, owner: 'B', leaseMs: 1000 });
+        const stale = await s.recordResults('A', [{ recipientId: id, outcome: 'delivered', reply: '250 ok', at: T0 + 5001 }]);
+        assert.deepEqual(stale, { applied: 0, ignored: [id] });
+        let r = (await s.getQueued('m'))?.recipients[0];
+        assert.equal(r?.state, 'queued');
+        assert.equal(r?.leaseOwner, 'B');
+        const fresh = await s.recordResults('B', [{ recipientId: id, outcome: 'failed', reply: '550 5.1.1 no', at: T0 + 5002 }]);
+        assert.deepEqual(fresh, { applied: 1, ignored: [] });
+        r = (await s.getQueued('m'))?.recipients[0];
+        assert.equal(r?.state, 'failed');
+      });
+
+      test('applies the results of an owner whose lease expired but was not taken over', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 10, owner: 'A', leaseMs: 10 });
+        const id = claimed?.recipients[0]?.id ?? -1;
+        assert.equal((await s.recordResults('A', [{ recipientId: id, outcome: 'delivered', reply: '250', at: T0 + 100 }])).applied, 1);
+      });
+
+      test('records delivered, failed and retry-later results and clears the lease', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test'), rcpt('b@x.test'), rcpt('c@x.test')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 10, owner: 'o', leaseMs: 1000 });
+        const [a, b, c] = claimed?.recipients.map((r) => r.id) ?? [];
+        assert.ok(a !== undefined && b !== undefined && c !== undefined);
+        const out = await s.recordResults('o', [
+          { recipientId: a, outcome: 'delivered', reply: '250 2.0.0 ok', at: T0 + 1 },
+          { recipientId: b, outcome: 'failed', reply: '550 5.1.1 unknown', at: T0 + 2 },
+          { recipientId: c, outcome: 'queued', reply: '451 4.3.0 later', at: T0 + 3, nextAttemptAt: T0 + 300_000 },
+        ]);
+        assert.deepEqual(out, { applied: 3, ignored: [] });
+        const rs = (await s.getQueued('m'))?.recipients ?? [];
+        assert.deepEqual(
+          rs.map((r) => [r.state, r.attempts, r.lastAttemptAt, r.lastReply, r.leaseOwner, r.leaseUntil]),
+          [
+            ['delivered', 1, T0 + 1, '250 2.0.0 ok', null, null],
+            ['failed', 1, T0 + 2, '550 5.1.1 unknown', null, null],
+            ['queued', 1, T0 + 3, '451 4.3.0 later', null, null],
+          ],
+        );
+        assert.equal(rs[2]?.nextAttemptAt, T0 + 300_000);
+        assert.deepEqual(await s.claimDue({ now: T0 + 299_999, limit: 10, owner: 'o', leaseMs: 1000 }), []);
+        const again = await s.claimDue({ now: T0 + 300_000, limit: 10, owner: 'o', leaseMs: 1000 });
+        assert.deepEqual(
+          again.map((m) => m.recipients.map((r) => [r.address, r.attempts])),
+          [[['c@x.test', 1]]],
+        );
+      });
+
+      test('claims only the routes asked for, oldest first (the backup drain)', async (s) => {
+        await s.enqueue(msg('r1', T0 + 3, [rcpt('a@remote.test', 'remote')]));
+        await s.enqueue(msg('b2', T0 + 2, [rcpt('a@backup.test', 'backup'), rcpt('b@remote.test', 'remote')]));
+        await s.enqueue(msg('b1', T0 + 1, [rcpt('c@backup.test', 'backup')]));
+        const claimed = await s.claimDue({ now: T0 + 10, limit: 10, owner: 'drain', leaseMs: 1000, routes: ['backup'] });
+        assert.deepEqual(
+          claimed.map((m) => [m.id, m.recipients.map((r) => r.address)]),
+          [
+            ['b1', ['c@backup.test']],
+            ['b2', ['a@backup.test']],
+          ],
+        );
+        const rest = await s.claimDue({ now: T0 + 10, limit: 10, owner: 'x', leaseMs: 1000, routes: ['local', 'remote'] });
+        assert.deepEqual(
+          rest.map((m) => [m.id, m.recipients.map((r) => r.address)]),
+          [
+            ['b2', ['b@remote.test']],
+            ['r1', ['a@remote.test']],
+          ],
+        );
+      });
+
+      test('counts queued backup recipients per domain with the oldest message time', async (s) => {
+        await s.enqueue(msg('1', T0 + 1, [rcpt('a@b1.test', 'backup'), rcpt('b@b1.test', 'backup')]));
+        await s.enqueue(msg('2', T0 + 2, [rcpt('c@b1.test', 'backup'), rcpt('d@b2.test', 'backup'), rcpt('e@r.test', 'remote')]));
+        await s.enqueue(msg('3', T0 + 3, [rcpt('f@b2.test', 'backup')]));
+        await s.hold('3');
+        assert.deepEqual(await s.countQueuedByDomain({ route: 'backup' }), [
+          { domain: 'b1.test', count: 3, oldestReceivedAt: T0 + 1 },
+          { domain: 'b2.test', count: 1, oldestReceivedAt: T0 + 2 },
+        ]);
+        assert.deepEqual(await s.countQueuedByDomain({ route: 'local' }), []);
+      });
+
+      test('tells when the earliest queued recipient becomes claimable', async (s) => {
+        assert.equal(await s.nextAttemptAt(), null);
+        await s.enqueue(msg('a', T0, [rcpt('a@x.test')], { firstAttemptAt: T0 + 500 }));
+        await s.enqueue(msg('b', T0, [rcpt('b@x.test', 'backup')], { firstAttemptAt: T0 + 200 }));
+        assert.equal(await s.nextAttemptAt(), T0 + 200);
+        assert.equal(await s.nextAttemptAt({ routes: ['remote'] }), T0 + 500);
+        // Leased until T0 + 10_200: claimable again only then, unless its owner reports first.
+        await s.claimDue({ now: T0 + 200, limit: 10, owner: 'o', leaseMs: 10_000 });
+        assert.equal(await s.nextAttemptAt(), T0 + 500);
+        await s.hold('a');
+        assert.equal(await s.nextAttemptAt(), T0 + 10_200);
+      });
+
+      test('deletes a message only once every recipient is delivered or failed', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test'), rcpt('b@x.test')]));
+        const [c] = await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });
+        const [a, b] = c?.recipients.map((r) => r.id) ?? [];
+        assert.ok(a !== undefined && b !== undefined);
+        await s.recordResults('o', [{ recipientId: a, outcome: 'delivered', reply: '250', at: T0 }]);
+        assert.equal(await s.deleteIfFinal('m'), false);
+        await s.hold('m');
+        assert.equal(await s.deleteIfFinal('m'), false, 'a held recipient is not final');
+        await s.release('m', T0);
+        const [c2] = await s.claimDue({ now: T0 + 2000, limit: 1, owner: 'o', leaseMs: 1000 });
+        assert.equal(c2?.recipients[0]?.id, b);
+        await s.recordResults('o', [{ recipientId: b, outcome: 'failed', reply: '550', at: T0 }]);
+        assert.equal(await s.deleteIfFinal('m'), true);
+        assert.equal(await s.getQueued('m'), null);
+        assert.equal(await s.readQueuedData('m'), null);
+      });
+
+      test('marks the delay notice sent for the given recipients', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test'), rcpt('b@x.test')]));
+        const ids = (await s.getQueued('m'))?.recipients.map((r) => r.id) ?? [];
+        await s.markDelayNoticeSent(ids.slice(0, 1));
+        assert.deepEqual(
+          (await s.getQueued('m'))?.recipients.map((r) => r.delayNoticeSent),
+          [true, false],
+        );
+        await s.markDelayNoticeSent([]);
+      });
+    });
+
+    describe('queue: operator operations', () => {
+      test('lists every message oldest first with its recipients and their states', async (s) => {
+        await s.enqueue(msg('b', T0 + 2, [rcpt('x@y.test')]));
+        await s.enqueue(msg('a', T0 + 1, [rcpt('p@q.test'), rcpt('r@s.test')]));
+        await s.hold('b');
+        const list = await s.listQueue();
+        assert.deepEqual(
+          list.map((m) => [m.id, m.recipients.map((r) => `${r.address}:${r.state}`)]),
+          [
+            ['a', ['p@q.test:queued', 'r@s.test:queued']],
+            ['b', ['x@y.test:held']],
+          ],
+        );
+        assert.equal((await s.listQueue({ limit: 1 })).length, 1);
+      });
+
+      test('holds a message so it is never claimed, and releases it due at once', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test')], { firstAttemptAt: T0 + 1_000_000 }));
+        assert.equal(await s.hold('m'), 1);
+        assert.equal(await s.hold('m'), 0);
+        assert.deepEqual(await s.claimDue({ now: T0 + 2_000_000, limit: 10, owner: 'o', leaseMs: 1 }), []);
+        assert.equal(await s.release('m', T0 + 10), 1);
+        const q = await s.getQueued('m');
+        assert.equal(q?.recipients[0]?.state, 'queued');
+        assert.equal(q?.recipients[0]?.nextAttemptAt, T0 + 10);
+        assert.equal((await s.claimDue({ now: T0 + 10, limit: 10, owner: 'o', leaseMs: 1 })).length, 1);
+      });
+
+      test('keeps a recipient held when it was put on hold while being delivered', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test'), rcpt('b@x.test')]));
+        const [c] = await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });
+        const [a, b] = c?.recipients.map((r) => r.id) ?? [];
+        assert.ok(a !== undefined && b !== undefined);
+        await s.hold('m');
+        await s.recordResults('o', [
+          { recipientId: a, outcome: 'queued', reply: '451', at: T0 + 1, nextAttemptAt: T0 + 60_000 },
+          { recipientId: b, outcome: 'delivered', reply: '250', at: T0 + 1 },
+        ]);
+        assert.deepEqual(
+          (await s.getQueued('m'))?.recipients.map((r) => [r.state, r.attempts]),
+          [
+            ['held', 1],
+            ['delivered', 1],
+          ],
+        );
+      });
+
+      test('retries one message or all of them by making their queued recipients due now', async (s) => {
+        await s.enqueue(msg('a', T0, [rcpt('a@x.test')], { firstAttemptAt: T0 + 999_999 }));
+        await s.enqueue(msg('b', T0, [rcpt('b@x.test'), rcpt('c@x.test')], { firstAttemptAt: T0 + 999_999 }));
+        await s.enqueue(msg('c', T0, [rcpt('d@x.test')], { firstAttemptAt: T0 + 999_999 }));
+        await s.hold('c');
+        assert.equal(await s.retry({ id: 'a' }, T0 + 5), 1);
+        assert.deepEqual(
+          (await s.claimDue({ now: T0 + 5, limit: 10, owner: 'o', leaseMs: 1 })).map((m) => m.id),
+          ['a'],
+        );
+        assert.equal(await s.retry({ all: true }, T0 + 6), 3, 'queued recipients only: the held one stays held');
+        assert.deepEqual(
+          (await s.claimDue({ now: T0 + 6, limit: 10, owner: 'o2', leaseMs: 1 })).map((m) => m.id).sort(),
+          ['a', 'b'],
+        );
+        assert.equal(await s.retry({ id: 'nope' }, T0), 0);
+      });
+
+      test('deletes a message whatever the state of its recipients', async (s) => {
+        await s.enqueue(msg('m', T0, [rcpt('a@x.test')]));
+        await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });
+        assert.equal(await s.deleteQueued('m'), true);
+        assert.equal(await s.deleteQueued('m'), false);
+        assert.equal(await s.getQueued('m'), null);
+        assert.equal(await s.nextAttemptAt(), null);
+      });
+    });
+  });
+}

@@ -1,0 +1,758 @@
+/**
+ * The `Store` over Kysely: one set of queries for every SQL engine. An engine opens the database,
+ * runs its migrations and hands the `Kysely` instance here with what it can do (`capabilities`).
+ * Nothing in this file may rely on one engine's behaviour: claims re-check their conditions in the
+ * UPDATE that takes the lease, so they hold with SQLite's single writer and with PostgreSQL's
+ * `FOR UPDATE SKIP LOCKED` alike.
+ */
+import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
+import type { Logger } from '../../core/logger.ts';
+import { normalizeAddress, requireAddress, requireAlias } from '../address.ts';
+import { StoreError, StoreErrorCode } from '../errors.ts';
+import type {
+  Account,
+  AliasMatch,
+  AliasRow,
+  AppendResult,
+  ClaimOptions,
+  DeliveryResult,
+  DomainCount,
+  DsnRet,
+  Mailbox,
+  MailboxRef,
+  MessageSummary,
+  NewQueuedMessage,
+  QueuedMessage,
+  QueuedRecipient,
+  QueueSelector,
+  QueueSource,
+  RecipientState,
+  RecordResultsOutcome,
+  Route,
+  SpecialUse,
+  Store,
+} from '../types.ts';
+import { createGroupCommitter, type WriteOutcome } from './group-commit.ts';
+import type { Database, QueueMessagesTable, QueueRecipientsTable } from './tables.ts';
+
+export interface SqlCapabilities {
+  /** `SELECT … FOR UPDATE SKIP LOCKED` exists (PostgreSQL); SQLite has one writer and needs none. */
+  skipLocked: boolean;
+}
+
+export interface SqlStoreOptions {
+  db: Kysely<Database>;
+  engine: string;
+  capabilities: SqlCapabilities;
+  logger: Logger;
+  now: () => number;
+  /** Called after the Kysely instance is destroyed. */
+  onClose?: () => void;
+}
+
+/** Created with every account. RFC 6154 §2 attributes for all but INBOX. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
+  { name: 'INBOX', specialUse: null },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Junk', specialUse: '\\Junk' },
+  { name: 'Archive', specialUse: '\\Archive' },
+];
+
+// Keeps each multi-row statement well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK = 200;
+
+/** RFC 3501 §5.1: INBOX is case-insensitive; every other name is as given. */
+export function mailboxName(name: string | undefined): string {
+  if (name === undefined || name.toUpperCase() === 'INBOX') return 'INBOX';
+  return name;
+}
+
+// PostgreSQL's driver returns BIGINT as a string; Number() makes one mapping serve both engines.
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+type RecipientRow = Selectable<QueueRecipientsTable>;
+type MessageRow = Omit<Selectable<QueueMessagesTable>, 'data'>;
+
+function toRecipient(r: RecipientRow): QueuedRecipient {
+  return {
+    id: num(r.id),
+    address: r.address,
+    domain: r.domain,
+    route: r.route as Route,
+    notify: r.notify === null ? null : r.notify.split(',').filter((s) => s !== ''),
+    orcpt: r.orcpt,
+    state: r.state as RecipientState,
+    attempts: num(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    lastAttemptAt: numOrNull(r.last_attempt_at),
+    lastReply: r.last_reply,
+    delayNoticeSent: num(r.delay_notice_sent) !== 0,
+    leaseOwner: r.lease_owner,
+    leaseUntil: numOrNull(r.lease_until),
+  };
+}
+
+function toQueued(m: MessageRow, recipients: QueuedRecipient[]): QueuedMessage {
+  return {
+    id: m.id,
+    receivedAt: num(m.received_at),
+    sender: m.sender,
+    envid: m.envid,
+    ret: m.ret as DsnRet | null,
+    source: m.source as QueueSource,
+    size: num(m.size),
+    recipients,
+  };
+}
+
+const MESSAGE_COLUMNS = ['id', 'received_at', 'sender', 'envid', 'ret', 'source', 'size'] as const;
+const RECIPIENT_COLUMNS = [
+  'id',
+  'message_id',
+  'position',
+  'address',
+  'domain',
+  'route',
+  'notify',
+  'orcpt',
+  'state',
+  'attempts',
+  'next_attempt_at',
+  'last_attempt_at',
+  'last_reply',
+  'delay_notice_sent',
+  'lease_owner',
+  'lease_until',
+] as const;
+
+export function createSqlStore(options: SqlStoreOptions): Store {
+  const { db, capabilities, logger, now } = options;
+  const committer = createGroupCommitter({ db, logger });
+  let closed = false;
+
+  function live(): void {
+    if (closed) throw new StoreError(StoreErrorCode.Closed, 'the store is closed');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Accounts and aliases
+
+  function toAccount(r: { id: number; address: string; password_hash: string | null; created_at: number }): Account {
+    return { id: num(r.id), address: r.address, passwordHash: r.password_hash, createdAt: num(r.created_at) };
+  }
+
+  // UIDVALIDITY must change whenever a mailbox name is reused (RFC 3501 §2.3.1.1), even across a
+  // deleted and recreated account, and should not repeat if the database is rebuilt: a counter
+  // that never goes back and starts from the clock in seconds.
+  async function nextUidValidity(trx: Transaction<Database>, at: number): Promise<number> {
+    const row = await trx.selectFrom('counters').select('value').where('name', '=', 'uid_validity').executeTakeFirst();
+    const fromClock = Math.max(1, Math.floor(at / 1000));
+    const value = row === undefined ? fromClock : Math.max(num(row.value) + 1, fromClock);
+    if (row === undefined) await trx.insertInto('counters').values({ name: 'uid_validity', value }).execute();
+    else await trx.updateTable('counters').set({ value }).where('name', '=', 'uid_validity').execute();
+    return value;
+  }
+
+  async function accountExists(key: string): Promise<boolean> {
+    const row = await db.selectFrom('accounts').select('id').where('address_key', '=', key).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async function mailboxByRef(
+    q: Kysely<Database> | Transaction<Database>,
+    ref: MailboxRef,
+  ): Promise<{ id: number; uid_validity: number; uid_next: number; name: string; special_use: string | null } | null> {
+    const a = normalizeAddress(ref.address);
+    if (a === null) return null;
+    const row = await q
+      .selectFrom('mailboxes')
+      .innerJoin('accounts', 'accounts.id', 'mailboxes.account_id')
+      .select(['mailboxes.id', 'mailboxes.uid_validity', 'mailboxes.uid_next', 'mailboxes.name', 'mailboxes.special_use'])
+      .where('accounts.address_key', '=', a.key)
+      .where('mailboxes.name', '=', mailboxName(ref.mailbox))
+      .executeTakeFirst();
+    return row ?? null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queue helpers
+
+  function dueConditions(
+    eb: ExpressionBuilder<Database, 'queue_recipients'>,
+    at: number,
+    routes: readonly Route[] | undefined,
+  ) {
+    const conds = [
+      eb('queue_recipients.state', '=', 'queued'),
+      eb('queue_recipients.next_attempt_at', '<=', at),
+      eb.or([eb('queue_recipients.lease_until', 'is', null), eb('queue_recipients.lease_until', '<=', at)]),
+    ];
+    if (routes !== undefined) conds.push(eb('queue_recipients.route', 'in', routes.length > 0 ? [...routes] : ['']));
+    return eb.and(conds);
+  }
+
+  async function recipientsOf(q: Kysely<Database> | Transaction<Database>, ids: readonly string[]): Promise<Map<string, QueuedRecipient[]>> {
+    const byMessage = new Map<string, QueuedRecipient[]>();
+    for (const part of chunks(ids)) {
+      const rows = await q
+        .selectFrom('queue_recipients')
+        .select(RECIPIENT_COLUMNS)
+        .where('message_id', 'in', part)
+        .orderBy('message_id')
+        .orderBy('position')
+        .execute();
+      for (const r of rows) {
+        const list = byMessage.get(r.message_id) ?? [];
+        list.push(toRecipient(r));
+        byMessage.set(r.message_id, list);
+      }
+    }
+    return byMessage;
+  }
+
+  const store: Store = {
+    engine: options.engine,
+
+    writeStats: () => committer.stats(),
+
+    async close(): Promise<void> {
+      if (closed) return;
+      await committer.close();
+      closed = true;
+      await db.destroy();
+      options.onClose?.();
+    },
+
+    // ------------------------------------------------------------------------------------------
+    // Accounts
+
+    async createAccount({ address, passwordHash = null, now: at = now() }): Promise<Account> {
+      live();
+      const a = requireAddress(address);
+      const exists = () => new StoreError(StoreErrorCode.AccountExists, `account ${a.address} exists`);
+      if (await accountExists(a.key)) throw exists();
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const row = await trx
+            .insertInto('accounts')
+            .values({ address: a.address, address_key: a.key, domain: a.domain, password_hash: passwordHash, created_at: at })
+            .returning(['id', 'address', 'password_hash', 'created_at'])
+            .executeTakeFirstOrThrow();
+          for (const mb of DEFAULT_MAILBOXES) {
+            await trx
+              .insertInto('mailboxes')
+              .values({
+                account_id: row.id,
+                name: mb.name,
+                special_use: mb.specialUse,
+                uid_validity: await nextUidValidity(trx, at),
+                uid_next: 1,
+                created_at: at,
+              })
+              .execute();
+          }
+          return toAccount(row);
+        });
+      } catch (err) {
+        // Another writer created it between our check and our insert.
+        if (await accountExists(a.key)) throw exists();
+        throw err;
+      }
+    },
+
+    async deleteAccount(address): Promise<boolean> {
+      live();
+      const a = normalizeAddress(address);
+      if (a === null) return false;
+      const r = await db.deleteFrom('accounts').where('address_key', '=', a.key).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
+    async getAccount(address): Promise<Account | null> {
+      live();
+      const a = normalizeAddress(address);
+      if (a === null) return null;
+      const row = await db
+        .selectFrom('accounts')
+        .select(['id', 'address', 'password_hash', 'created_at'])
+        .where('address_key', '=', a.key)
+        .executeTakeFirst();
+      return row === undefined ? null : toAccount(row);
+    },
+
+    async listAccounts(): Promise<Account[]> {
+      live();
+      const rows = await db
+        .selectFrom('accounts')
+        .select(['id', 'address', 'password_hash', 'created_at'])
+        .orderBy('domain')
+        .orderBy('address_key')
+        .execute();
+      return rows.map(toAccount);
+    },
+
+    async setPasswordHash(address, passwordHash): Promise<boolean> {
+      live();
+      const a = normalizeAddress(address);
+      if (a === null) return false;
+      const r = await db.updateTable('accounts').set({ password_hash: passwordHash }).where('address_key', '=', a.key).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
+    async addAlias({ alias, target, now: at = now() }): Promise<void> {
+      live();
+      const al = requireAlias(alias);
+      const t = requireAddress(target);
+      const exists = () => new StoreError(StoreErrorCode.AliasExists, `alias ${al.alias} → ${t.address} exists`);
+      const find = () =>
+        db.selectFrom('aliases').select('id').where('alias_key', '=', al.key).where('target_key', '=', t.key).executeTakeFirst();
+      if ((await find()) !== undefined) throw exists();
+      try {
+        await db
+          .insertInto('aliases')
+          .values({ alias: al.alias, alias_key: al.key, target: t.address, target_key: t.key, created_at: at })
+          .execute();
+      } catch (err) {
+        if ((await find()) !== undefined) throw exists();
+        throw err;
+      }
+    },
+
+    async removeAlias({ alias, target }): Promise<number> {
+      live();
+      const al = requireAlias(alias);
+      let q = db.deleteFrom('aliases').where('alias_key', '=', al.key);
+      if (target !== undefined) q = q.where('target_key', '=', requireAddress(target).key);
+      const r = await q.executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+
+    async listAliases(opts = {}): Promise<AliasRow[]> {
+      live();
+      let q = db.selectFrom('aliases').select(['alias', 'target', 'created_at']);
+      if (opts.alias !== undefined) q = q.where('alias_key', '=', requireAlias(opts.alias).key);
+      const rows = await q.orderBy('alias_key').orderBy('id').execute();
+      return rows.map((r) => ({ alias: r.alias, target: r.target, createdAt: num(r.created_at) }));
+    },
+
+    async lookupAlias(address): Promise<AliasMatch | null> {
+      live();
+      const a = normalizeAddress(address);
+      if (a === null) return null;
+      const catchAll = `@${a.domain}`;
+      const rows = await db
+        .selectFrom('aliases')
+        .select(['alias', 'alias_key', 'target'])
+        .where('alias_key', 'in', [a.key, catchAll])
+        .orderBy('id')
+        .execute();
+      const exact = rows.filter((r) => r.alias_key === a.key);
+      const chosen = exact.length > 0 ? exact : rows.filter((r) => r.alias_key === catchAll);
+      const first = chosen[0];
+      if (first === undefined) return null;
+      return { alias: first.alias, catchAll: exact.length === 0, targets: chosen.map((r) => r.target) };
+    },
+
+    // ------------------------------------------------------------------------------------------
+    // Mailboxes and messages
+
+    async listMailboxes(address): Promise<Mailbox[] | null> {
+      live();
+      const a = normalizeAddress(address);
+      if (a === null) return null;
+      const account = await db.selectFrom('accounts').select('id').where('address_key', '=', a.key).executeTakeFirst();
+      if (account === undefined) return null;
+      const rows = await db
+        .selectFrom('mailboxes')
+        .select(['id', 'name', 'special_use', 'uid_validity', 'uid_next'])
+        .where('account_id', '=', account.id)
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => ({
+        id: num(r.id),
+        name: r.name,
+        specialUse: r.special_use as SpecialUse | null,
+        uidValidity: num(r.uid_validity),
+        uidNext: num(r.uid_next),
+      }));
+    },
+
+    async getMailbox(ref): Promise<Mailbox | null> {
+      live();
+      const r = await mailboxByRef(db, ref);
+      if (r === null) return null;
+      return {
+        id: num(r.id),
+        name: r.name,
+        specialUse: r.special_use as SpecialUse | null,
+        uidValidity: num(r.uid_validity),
+        uidNext: num(r.uid_next),
+      };
+    },
+
+    append({ address, mailbox, data, internalDate, flags = [] }): Promise<AppendResult> {
+      if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
+      return committer.submit(async (trx): Promise<WriteOutcome<AppendResult>> => {
+        const mb = await mailboxByRef(trx, { address, mailbox });
+        if (mb === null) {
+          return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox ${mailboxName(mailbox)} for ${address}`) };
+        }
+        // The UPDATE takes the mailbox row (a row lock on PostgreSQL), so UIDs are handed out one
+        // at a time, strictly increasing, and never twice even after a delete.
+        const next = await trx
+          .updateTable('mailboxes')
+          .set((eb) => ({ uid_next: eb('uid_next', '+', 1) }))
+          .where('id', '=', mb.id)
+          .returning('uid_next')
+          .executeTakeFirstOrThrow();
+        const uid = num(next.uid_next) - 1;
+        await trx
+          .insertInto('messages')
+          .values({ mailbox_id: mb.id, uid, internal_date: internalDate, size: data.byteLength, flags: flags.join(' '), data })
+          .execute();
+        return { ok: true, value: { uid, uidValidity: num(mb.uid_validity) } };
+      });
+    },
+
+    async listMessages(ref): Promise<MessageSummary[] | null> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return null;
+      const rows = await db
+        .selectFrom('messages')
+        .select(['uid', 'internal_date', 'size', 'flags'])
+        .where('mailbox_id', '=', mb.id)
+        .orderBy('uid')
+        .execute();
+      return rows.map((r) => ({
+        uid: num(r.uid),
+        internalDate: num(r.internal_date),
+        size: num(r.size),
+        flags: r.flags === '' ? [] : r.flags.split(' '),
+      }));
+    },
+
+    async readMessage(ref): Promise<Uint8Array | null> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return null;
+      const row = await db
+        .selectFrom('messages')
+        .select('data')
+        .where('mailbox_id', '=', mb.id)
+        .where('uid', '=', ref.uid)
+        .executeTakeFirst();
+      return row === undefined ? null : row.data;
+    },
+
+    async countMessages(ref): Promise<number> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return 0;
+      const row = await db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('mailbox_id', '=', mb.id)
+        .executeTakeFirstOrThrow();
+      return num(row.n);
+    },
+
+    async deleteMessage(ref): Promise<boolean> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return false;
+      const r = await db.deleteFrom('messages').where('mailbox_id', '=', mb.id).where('uid', '=', ref.uid).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
+    // ------------------------------------------------------------------------------------------
+    // Queue
+
+    enqueue(message: NewQueuedMessage): Promise<void> {
+      if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
+      if (message.recipients.length === 0) {
+        return Promise.reject(new StoreError(StoreErrorCode.Invalid, `message ${message.id} has no recipients`));
+      }
+      const first = message.firstAttemptAt ?? message.receivedAt;
+      return committer.submit(async (trx): Promise<WriteOutcome<void>> => {
+        const dup = await trx.selectFrom('queue_messages').select('id').where('id', '=', message.id).executeTakeFirst();
+        if (dup !== undefined) {
+          return { ok: false, error: new StoreError(StoreErrorCode.MessageExists, `queue id ${message.id} exists`) };
+        }
+        await trx
+          .insertInto('queue_messages')
+          .values({
+            id: message.id,
+            received_at: message.receivedAt,
+            sender: message.sender,
+            envid: message.envid ?? null,
+            ret: message.ret ?? null,
+            source: message.source,
+            size: message.data.byteLength,
+            data: message.data,
+          })
+          .execute();
+        const rows = message.recipients.map((r, position) => ({
+          message_id: message.id,
+          position,
+          address: r.address,
+          domain: r.domain.toLowerCase(),
+          route: r.route,
+          notify: r.notify === undefined ? null : r.notify.join(','),
+          orcpt: r.orcpt ?? null,
+          state: 'queued',
+          attempts: 0,
+          next_attempt_at: first,
+          last_attempt_at: null,
+          last_reply: null,
+          delay_notice_sent: 0,
+          lease_owner: null,
+          lease_until: null,
+        }));
+        for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
+        return { ok: true, value: undefined };
+      });
+    },
+
+    async claimDue({ now: at, limit, owner, leaseMs, routes }): Promise<QueuedMessage[]> {
+      live();
+      if (limit <= 0) return [];
+      return db.transaction().execute(async (trx) => {
+        // 1. The oldest messages with something due. Not locked: two claimers may pick the same
+        // ones, and step 2 decides who gets which recipient.
+        const candidates = await trx
+          .selectFrom('queue_recipients')
+          .innerJoin('queue_messages', 'queue_messages.id', 'queue_recipients.message_id')
+          .select(['queue_messages.id', 'queue_messages.received_at'])
+          .where((eb) => dueConditions(eb, at, routes))
+          .groupBy(['queue_messages.id', 'queue_messages.received_at'])
+          .orderBy('queue_messages.received_at')
+          .orderBy('queue_messages.id')
+          .limit(limit)
+          .execute();
+        if (candidates.length === 0) return [];
+        const ids = candidates.map((c) => c.id);
+
+        // 2. Their due recipients, locked where the engine can (rows another claimer holds are
+        // skipped, not waited for).
+        let lockQuery = trx
+          .selectFrom('queue_recipients')
+          .select('queue_recipients.id')
+          .where('queue_recipients.message_id', 'in', ids)
+          .where((eb) => dueConditions(eb, at, routes));
+        if (capabilities.skipLocked) lockQuery = lockQuery.forUpdate().skipLocked();
+        const recipientIds = (await lockQuery.execute()).map((r) => r.id);
+        if (recipientIds.length === 0) return [];
+
+        // 3. Lease them, re-checking the conditions so a row changed since step 2 is not taken.
+        const leased: RecipientRow[] = [];
+        for (const part of chunks(recipientIds)) {
+          const rows = await trx
+            .updateTable('queue_recipients')
+            .set({ lease_owner: owner, lease_until: at + leaseMs })
+            .where('id', 'in', part)
+            .where((eb) => dueConditions(eb, at, routes))
+            .returning(RECIPIENT_COLUMNS)
+            .execute();
+          leased.push(...rows);
+        }
+        const messages = await trx
+          .selectFrom('queue_messages')
+          .select(MESSAGE_COLUMNS)
+          .where('id', 'in', [...new Set(leased.map((r) => r.message_id))])
+          .execute();
+        const byId = new Map(messages.map((m) => [m.id, m]));
+        const out: QueuedMessage[] = [];
+        for (const id of ids) {
+          const m = byId.get(id);
+          if (m === undefined) continue;
+          const rs = leased
+            .filter((r) => r.message_id === id)
+            .sort((a, b) => num(a.position) - num(b.position))
+            .map(toRecipient);
+          out.push(toQueued(m, rs));
+        }
+        return out;
+      });
+    },
+
+    async recordResults(owner, results: readonly DeliveryResult[]): Promise<RecordResultsOutcome> {
+      live();
+      if (results.length === 0) return { applied: 0, ignored: [] };
+      return db.transaction().execute(async (trx) => {
+        let applied = 0;
+        const ignored: number[] = [];
+        for (const r of results) {
+          const common = {
+            attempts: (eb: ExpressionBuilder<Database, 'queue_recipients'>) => eb('attempts', '+', 1),
+          };
+          let q;
+          if (r.outcome === 'queued') {
+            q = trx.updateTable('queue_recipients').set((eb) => ({
+              attempts: common.attempts(eb),
+              // A recipient put on hold while its delivery ran stays held.
+              state: eb.case().when('state', '=', 'held').then('held').else('queued').end(),
+              next_attempt_at: r.nextAttemptAt,
+              last_attempt_at: r.at,
+              last_reply: r.reply,
+              lease_owner: null,
+              lease_until: null,
+            }));
+          } else {
+            q = trx.updateTable('queue_recipients').set((eb) => ({
+              attempts: common.attempts(eb),
+              state: r.outcome,
+              last_attempt_at: r.at,
+              last_reply: r.reply,
+              lease_owner: null,
+              lease_until: null,
+            }));
+          }
+          const res = await q.where('id', '=', r.recipientId).where('lease_owner', '=', owner).executeTakeFirst();
+          if (Number(res.numUpdatedRows) > 0) applied += 1;
+          else ignored.push(r.recipientId);
+        }
+        if (ignored.length > 0) logger.warn({ owner, ignored }, 'delivery results ignored: the lease was taken over or the message is gone');
+        return { applied, ignored };
+      });
+    },
+
+    async nextAttemptAt(opts = {}): Promise<number | null> {
+      live();
+      let q = db
+        .selectFrom('queue_recipients')
+        .select((eb) =>
+          eb.fn
+            .min(
+              eb
+                .case()
+                .when(eb.and([eb('lease_until', 'is not', null), eb('lease_until', '>', eb.ref('next_attempt_at'))]))
+                .then(eb.ref('lease_until'))
+                .else(eb.ref('next_attempt_at'))
+                .end(),
+            )
+            .as('at'),
+        )
+        .where('state', '=', 'queued');
+      if (opts.routes !== undefined) q = q.where('route', 'in', opts.routes.length > 0 ? [...opts.routes] : ['']);
+      const row = await q.executeTakeFirst();
+      return numOrNull(row?.at);
+    },
+
+    async getQueued(id): Promise<QueuedMessage | null> {
+      live();
+      const m = await db.selectFrom('queue_messages').select(MESSAGE_COLUMNS).where('id', '=', id).executeTakeFirst();
+      if (m === undefined) return null;
+      const rs = await recipientsOf(db, [id]);
+      return toQueued(m, rs.get(id) ?? []);
+    },
+
+    async readQueuedData(id): Promise<Uint8Array | null> {
+      live();
+      const row = await db.selectFrom('queue_messages').select('data').where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : row.data;
+    },
+
+    async deleteIfFinal(id): Promise<boolean> {
+      live();
+      const r = await db
+        .deleteFrom('queue_messages')
+        .where('id', '=', id)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('queue_recipients')
+                .select('queue_recipients.id')
+                .whereRef('queue_recipients.message_id', '=', 'queue_messages.id')
+                .where('queue_recipients.state', 'in', ['queued', 'held']),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
+    async markDelayNoticeSent(recipientIds): Promise<void> {
+      live();
+      for (const part of chunks(recipientIds)) {
+        await db.updateTable('queue_recipients').set({ delay_notice_sent: 1 }).where('id', 'in', part).execute();
+      }
+    },
+
+    async listQueue(opts = {}): Promise<QueuedMessage[]> {
+      live();
+      let q = db.selectFrom('queue_messages').select(MESSAGE_COLUMNS).orderBy('received_at').orderBy('id');
+      if (opts.limit !== undefined) q = q.limit(opts.limit);
+      const messages = await q.execute();
+      const rs = await recipientsOf(
+        db,
+        messages.map((m) => m.id),
+      );
+      return messages.map((m) => toQueued(m, rs.get(m.id) ?? []));
+    },
+
+    async retry(selector: QueueSelector, at: number): Promise<number> {
+      live();
+      let q = db.updateTable('queue_recipients').set({ next_attempt_at: at }).where('state', '=', 'queued');
+      if ('id' in selector) q = q.where('message_id', '=', selector.id);
+      const r = await q.executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async deleteQueued(id): Promise<boolean> {
+      live();
+      const r = await db.deleteFrom('queue_messages').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
+    async hold(id): Promise<number> {
+      live();
+      const r = await db
+        .updateTable('queue_recipients')
+        .set({ state: 'held' })
+        .where('message_id', '=', id)
+        .where('state', '=', 'queued')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async release(id, at): Promise<number> {
+      live();
+      const r = await db
+        .updateTable('queue_recipients')
+        .set({ state: 'queued', next_attempt_at: at })
+        .where('message_id', '=', id)
+        .where('state', '=', 'held')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async countQueuedByDomain({ route }): Promise<DomainCount[]> {
+      live();
+      const rows = await db
+        .selectFrom('queue_recipients')
+        .innerJoin('queue_messages', 'queue_messages.id', 'queue_recipients.message_id')
+        .select((eb) => [
+          'queue_recipients.domain',
+          eb.fn.count<number>('queue_recipients.id').as('n'),
+          eb.fn.min('queue_messages.received_at').as('oldest'),
+        ])
+        .where('queue_recipients.state', '=', 'queued')
+        .where('queue_recipients.route', '=', route)
+        .groupBy('queue_recipients.domain')
+        .orderBy('queue_recipients.domain')
+        .execute();
+      return rows.map((r) => ({ domain: r.domain, count: num(r.n), oldestReceivedAt: num(r.oldest) }));
+    },
+  };
+  return store;
+}

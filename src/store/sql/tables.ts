@@ -1,0 +1,101 @@
+/**
+ * The tables as Kysely sees them, shared by every SQL engine. Column types are what the queries
+ * write and read; each engine's migrations create them with its own SQL types (INTEGER and BLOB on
+ * SQLite, BIGINT and BYTEA on PostgreSQL). Times are ms since the epoch; booleans are 0/1 integers
+ * so one query serves both engines.
+ */
+import type { Generated } from 'kysely';
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+export interface CountersTable {
+  name: string;
+  value: number;
+}
+
+export interface AccountsTable {
+  id: Generated<number>;
+  address: string;
+  /** The whole address lower-case: the comparison key. */
+  address_key: string;
+  domain: string;
+  password_hash: string | null;
+  created_at: number;
+}
+
+export interface AliasesTable {
+  id: Generated<number>;
+  alias: string;
+  alias_key: string;
+  target: string;
+  target_key: string;
+  created_at: number;
+}
+
+export interface MailboxesTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  special_use: string | null;
+  uid_validity: number;
+  uid_next: number;
+  created_at: number;
+}
+
+export interface MessagesTable {
+  id: Generated<number>;
+  mailbox_id: number;
+  uid: number;
+  internal_date: number;
+  size: number;
+  /** Space-separated: IMAP flags are atoms and contain no spaces. */
+  flags: string;
+  data: Uint8Array;
+}
+
+export interface QueueMessagesTable {
+  id: string;
+  received_at: number;
+  sender: string;
+  envid: string | null;
+  ret: string | null;
+  source: string;
+  size: number;
+  data: Uint8Array;
+}
+
+export interface QueueRecipientsTable {
+  id: Generated<number>;
+  message_id: string;
+  /** Order of the recipient in the envelope. */
+  position: number;
+  address: string;
+  domain: string;
+  route: string;
+  /** Comma-separated NOTIFY keywords, or null when none were given. */
+  notify: string | null;
+  orcpt: string | null;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_attempt_at: number | null;
+  last_reply: string | null;
+  delay_notice_sent: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface Database {
+  schema_migrations: SchemaMigrationsTable;
+  counters: CountersTable;
+  accounts: AccountsTable;
+  aliases: AliasesTable;
+  mailboxes: MailboxesTable;
+  messages: MessagesTable;
+  queue_messages: QueueMessagesTable;
+  queue_recipients: QueueRecipientsTable;
+}

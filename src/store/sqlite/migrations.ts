@@ -1,0 +1,97 @@
+/**
+ * The SQLite schema, one numbered step at a time. Never edit a step that has shipped: add the next
+ * one. Column names and meanings match `sql/tables.ts`; the PostgreSQL engine creates the same
+ * tables with its own types.
+ */
+import { sql } from 'kysely';
+import type { Migration } from '../sql/migrate.ts';
+
+// node:sqlite prepares one statement at a time, so each step is a list of them.
+function statements(version: number, name: string, ddl: readonly string[]): Migration {
+  return {
+    version,
+    name,
+    async up(trx) {
+      for (const s of ddl) await sql.raw(s).execute(trx);
+    },
+  };
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  statements(1, 'accounts, mailboxes, messages and the queue', [
+    `CREATE TABLE counters (
+       name TEXT PRIMARY KEY,
+       value INTEGER NOT NULL
+     )`,
+    `CREATE TABLE accounts (
+       id INTEGER PRIMARY KEY,
+       address TEXT NOT NULL,
+       address_key TEXT NOT NULL UNIQUE,
+       domain TEXT NOT NULL,
+       password_hash TEXT,
+       created_at INTEGER NOT NULL
+     )`,
+    `CREATE INDEX accounts_domain ON accounts (domain, address_key)`,
+    `CREATE TABLE aliases (
+       id INTEGER PRIMARY KEY,
+       alias TEXT NOT NULL,
+       alias_key TEXT NOT NULL,
+       target TEXT NOT NULL,
+       target_key TEXT NOT NULL,
+       created_at INTEGER NOT NULL,
+       UNIQUE (alias_key, target_key)
+     )`,
+    `CREATE TABLE mailboxes (
+       id INTEGER PRIMARY KEY,
+       account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+       name TEXT NOT NULL,
+       special_use TEXT,
+       uid_validity INTEGER NOT NULL,
+       uid_next INTEGER NOT NULL,
+       created_at INTEGER NOT NULL,
+       UNIQUE (account_id, name)
+     )`,
+    `CREATE TABLE messages (
+       id INTEGER PRIMARY KEY,
+       mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+       uid INTEGER NOT NULL,
+       internal_date INTEGER NOT NULL,
+       size INTEGER NOT NULL,
+       flags TEXT NOT NULL,
+       data BLOB NOT NULL,
+       UNIQUE (mailbox_id, uid)
+     )`,
+    `CREATE TABLE queue_messages (
+       id TEXT PRIMARY KEY,
+       received_at INTEGER NOT NULL,
+       sender TEXT NOT NULL,
+       envid TEXT,
+       ret TEXT CHECK (ret IN ('full', 'hdrs')),
+       source TEXT NOT NULL CHECK (source IN ('mx', 'submission', 'local', 'dsn')),
+       size INTEGER NOT NULL,
+       data BLOB NOT NULL
+     )`,
+    `CREATE INDEX queue_messages_age ON queue_messages (received_at, id)`,
+    `CREATE TABLE queue_recipients (
+       id INTEGER PRIMARY KEY,
+       message_id TEXT NOT NULL REFERENCES queue_messages (id) ON DELETE CASCADE,
+       position INTEGER NOT NULL,
+       address TEXT NOT NULL,
+       domain TEXT NOT NULL,
+       route TEXT NOT NULL CHECK (route IN ('local', 'backup', 'remote')),
+       notify TEXT,
+       orcpt TEXT,
+       state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'failed', 'held')),
+       attempts INTEGER NOT NULL DEFAULT 0,
+       next_attempt_at INTEGER NOT NULL,
+       last_attempt_at INTEGER,
+       last_reply TEXT,
+       delay_notice_sent INTEGER NOT NULL DEFAULT 0,
+       lease_owner TEXT,
+       lease_until INTEGER
+     )`,
+    `CREATE INDEX queue_recipients_due ON queue_recipients (state, next_attempt_at)`,
+    `CREATE INDEX queue_recipients_message ON queue_recipients (message_id, position)`,
+    `CREATE INDEX queue_recipients_route ON queue_recipients (route, state, domain)`,
+  ]),
+];

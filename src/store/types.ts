@@ -1,0 +1,256 @@
+/**
+ * The storage interfaces every engine implements (DESIGN.md "Storage"). Callers depend on these
+ * and never on an engine: `main.ts` and `cli/` pick one. Times are numbers (ms since the epoch)
+ * given by the caller, so a test can drive the store with its own clock.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and aliases
+
+export interface Account {
+  id: number;
+  /** Local part as given, domain lower-case. */
+  address: string;
+  /** A self-describing hash from `password.ts`, or null when the account cannot log in. */
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export interface AliasRow {
+  /** `user@domain` or, for a catch-all, `@domain`. */
+  alias: string;
+  target: string;
+  createdAt: number;
+}
+
+export interface AliasMatch {
+  /** The alias that matched: the address itself, or the catch-all `@domain`. */
+  alias: string;
+  catchAll: boolean;
+  targets: string[];
+}
+
+export interface AccountStore {
+  /**
+   * Creates the account and its mailboxes (INBOX, Sent, Drafts, Trash, Junk, Archive). Throws a
+   * StoreError `POSTERN_STORE_ACCOUNT_EXISTS` when the address (compared case-insensitively) is
+   * taken, `POSTERN_STORE_INVALID_ADDRESS` when it is no address. `now` defaults to the store's
+   * injected clock.
+   */
+  createAccount(options: { address: string; passwordHash?: string | null; now?: number }): Promise<Account>;
+  /** Deletes the account with its mailboxes and messages. False when there was none. */
+  deleteAccount(address: string): Promise<boolean>;
+  /** Case-insensitive on the whole address. */
+  getAccount(address: string): Promise<Account | null>;
+  /** Ordered by domain, then local part. */
+  listAccounts(): Promise<Account[]>;
+  /** False when there is no such account. */
+  setPasswordHash(address: string, passwordHash: string | null): Promise<boolean>;
+
+  /** Throws `POSTERN_STORE_ALIAS_EXISTS` when this alias already has this target. */
+  addAlias(options: { alias: string; target: string; now?: number }): Promise<void>;
+  /** Removes one target of the alias, or all of them when `target` is omitted. Returns how many. */
+  removeAlias(options: { alias: string; target?: string }): Promise<number>;
+  /** Every row, or the rows of one alias. */
+  listAliases(options?: { alias?: string }): Promise<AliasRow[]>;
+  /** The exact alias first, then the catch-all `@domain` of the address's domain; null for neither. */
+  lookupAlias(address: string): Promise<AliasMatch | null>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mailboxes and messages
+
+/** RFC 6154 special-use attributes. */
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive';
+
+export interface Mailbox {
+  id: number;
+  name: string;
+  specialUse: SpecialUse | null;
+  /** RFC 3501 §2.3.1.1: changes only when UIDs of this name are no longer valid. */
+  uidValidity: number;
+  /** The UID the next appended message will get. */
+  uidNext: number;
+}
+
+export interface MessageSummary {
+  uid: number;
+  internalDate: number;
+  size: number;
+  flags: string[];
+}
+
+export interface MailboxRef {
+  address: string;
+  /** Default INBOX (matched case-insensitively, RFC 3501 §5.1). */
+  mailbox?: string;
+}
+
+export interface AppendResult {
+  uid: number;
+  uidValidity: number;
+}
+
+export interface MailboxStore {
+  /** Null when there is no such account. */
+  listMailboxes(address: string): Promise<Mailbox[] | null>;
+  getMailbox(ref: MailboxRef): Promise<Mailbox | null>;
+  /**
+   * Stores the message under the mailbox's next UID. Resolves once committed (group commit).
+   * Rejects with `POSTERN_STORE_NOT_FOUND` when the account or mailbox does not exist.
+   */
+  append(options: MailboxRef & { data: Uint8Array; internalDate: number; flags?: string[] }): Promise<AppendResult>;
+  /** In UID order. Null when the mailbox does not exist. */
+  listMessages(ref: MailboxRef): Promise<MessageSummary[] | null>;
+  readMessage(ref: MailboxRef & { uid: number }): Promise<Uint8Array | null>;
+  /** Zero when the mailbox does not exist. */
+  countMessages(ref: MailboxRef): Promise<number>;
+  /** Removes one message; its UID is never given out again. */
+  deleteMessage(ref: MailboxRef & { uid: number }): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue
+
+export type QueueSource = 'mx' | 'submission' | 'local' | 'dsn';
+export type Route = 'local' | 'backup' | 'remote';
+/** `held`: put on hold by the operator; never claimed until released. */
+export type RecipientState = 'queued' | 'delivered' | 'failed' | 'held';
+/** RFC 3461 §4.3. */
+export type DsnRet = 'full' | 'hdrs';
+
+export interface NewRecipient {
+  address: string;
+  domain: string;
+  route: Route;
+  /** RFC 3461 §4.1: NEVER, or some of SUCCESS, FAILURE, DELAY. */
+  notify?: string[];
+  /** RFC 3461 §4.2, as received (`rfc822;user@example.test`). */
+  orcpt?: string;
+}
+
+export interface NewQueuedMessage {
+  /** Chosen by the caller; unique. */
+  id: string;
+  receivedAt: number;
+  /** The envelope sender; '' for the null sender <>. */
+  sender: string;
+  envid?: string;
+  ret?: DsnRet;
+  data: Uint8Array;
+  source: QueueSource;
+  recipients: NewRecipient[];
+  /** When the first attempt is due; default `receivedAt`. */
+  firstAttemptAt?: number;
+}
+
+export interface QueuedRecipient {
+  id: number;
+  address: string;
+  domain: string;
+  route: Route;
+  notify: string[] | null;
+  orcpt: string | null;
+  state: RecipientState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastAttemptAt: number | null;
+  lastReply: string | null;
+  delayNoticeSent: boolean;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+}
+
+/** A queued message's envelope and recipients, without its bytes. */
+export interface QueuedMessage {
+  id: string;
+  receivedAt: number;
+  sender: string;
+  envid: string | null;
+  ret: DsnRet | null;
+  source: QueueSource;
+  size: number;
+  recipients: QueuedRecipient[];
+}
+
+export interface ClaimOptions {
+  now: number;
+  /** At most this many messages (all of each message's due recipients are claimed). */
+  limit: number;
+  owner: string;
+  leaseMs: number;
+  /** Only recipients on these routes; default all. */
+  routes?: readonly Route[];
+}
+
+/** One delivery outcome, reported by the lease owner. `at` is when the attempt ended. */
+export type DeliveryResult =
+  | { recipientId: number; outcome: 'delivered'; reply: string; at: number }
+  | { recipientId: number; outcome: 'failed'; reply: string; at: number }
+  | { recipientId: number; outcome: 'queued'; reply: string; at: number; nextAttemptAt: number };
+
+export interface RecordResultsOutcome {
+  applied: number;
+  /** Results for recipients this owner no longer leases (taken over or deleted). */
+  ignored: number[];
+}
+
+export interface DomainCount {
+  domain: string;
+  count: number;
+  oldestReceivedAt: number;
+}
+
+export type QueueSelector = { id: string } | { all: true };
+
+export interface QueueStore {
+  /** Resolves once the message and its envelope are committed (group commit). */
+  enqueue(message: NewQueuedMessage): Promise<void>;
+  /**
+   * Leases due, unheld, unleased (or lease-expired) queued recipients to `owner` until
+   * now + leaseMs, oldest message first, grouped by message.
+   */
+  claimDue(options: ClaimOptions): Promise<QueuedMessage[]>;
+  /** Applies results of recipients `owner` still leases and clears their lease. */
+  recordResults(owner: string, results: readonly DeliveryResult[]): Promise<RecordResultsOutcome>;
+  /**
+   * When the earliest queued recipient becomes claimable (its next attempt, or the end of its
+   * lease if that is later); null when nothing is queued.
+   */
+  nextAttemptAt(options?: { routes?: readonly Route[] }): Promise<number | null>;
+  getQueued(id: string): Promise<QueuedMessage | null>;
+  readQueuedData(id: string): Promise<Uint8Array | null>;
+  /** Deletes the message when every recipient is delivered or failed. True when deleted. */
+  deleteIfFinal(id: string): Promise<boolean>;
+  markDelayNoticeSent(recipientIds: readonly number[]): Promise<void>;
+
+  /** Every message with its recipients, oldest first. */
+  listQueue(options?: { limit?: number }): Promise<QueuedMessage[]>;
+  /** Makes queued recipients due at `now`. Returns how many recipients changed. */
+  retry(selector: QueueSelector, now: number): Promise<number>;
+  /** Deletes the message whatever its state. */
+  deleteQueued(id: string): Promise<boolean>;
+  /** Queued recipients become held. Returns how many. */
+  hold(id: string): Promise<number>;
+  /** Held recipients become queued and due at `now`. Returns how many. */
+  release(id: string, now: number): Promise<number>;
+  /** Queued recipients per domain on one route (the backup drain's view). */
+  countQueuedByDomain(options: { route: Route }): Promise<DomainCount[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface WriteStats {
+  /** Group-commit transactions committed. */
+  commits: number;
+  /** Enqueues and appends committed in them. */
+  writes: number;
+}
+
+export interface Store extends AccountStore, MailboxStore, QueueStore {
+  /** Which engine, for logs. */
+  readonly engine: string;
+  writeStats(): WriteStats;
+  /** Waits for pending writes, then closes. */
+  close(): Promise<void>;
+}
