@@ -3,7 +3,10 @@
  * and stops them. Nothing else opens sockets or reads files because it was imported; two whole
  * Posterns can run in one process (the tests do).
  */
+import { join } from 'node:path';
 import type { Config } from './config/schema.ts';
+import { openSqliteStore } from './store/sqlite/index.ts';
+import type { Store } from './store/types.ts';
 import { ErrorCode, PosternError, errorText } from './core/errors.ts';
 import { formatHostPort, type HostPort } from './core/host-port.ts';
 import type { Logger } from './core/logger.ts';
@@ -91,4 +94,9 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
       log.info({}, 'stopped');
     },
   };
+}
+
+/** The store this config names: SQLite under data_dir (PostgreSQL comes with [storage] url). */
+export async function openConfiguredStore(config: Config, logger: Logger): Promise<Store> {
+  return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger: logger.child({ component: 'store' }) });
 }
