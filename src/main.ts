@@ -39,7 +39,12 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
   let dns: DnsServer | null = null;
 
   if (config.dns.listen.length > 0) {
-    const loaded = loadZonesDir(config.dns.zonesDir);
+    let loaded;
+    try {
+      loaded = loadZonesDir(config.dns.zonesDir);
+    } catch (err) {
+      throw new PosternError(ErrorCode.Zone, `dns.zones_dir: ${errorText(err)} (create it with a zone file, or remove dns.listen to run without the DNS server)`, { cause: err });
+    }
     if (loaded.failures.length > 0) {
       // At start there is no previous version to fall back on: refuse to start half-configured.
       throw new PosternError(

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { udpExchange } from './helpers/dns-client.ts';
 import { decodeReply, query } from './helpers/dns-zones.ts';
@@ -105,6 +105,20 @@ describe('npm start on a fresh clone', () => {
     }
   });
 
+  it('keeps running with nothing to listen on until told to stop', async () => {
+    const dir = tempDir('idle');
+    writeConfig('[log]\nlevel = "silent"\n', dir);
+    const p = startPostern(dir);
+    try {
+      assert.ok(await eventually(() => p.stdout().includes('Postern is running') || p.child.exitCode !== null, 20_000), p.stderr());
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(p.child.exitCode, null, `exited on its own: ${p.stderr()}`);
+      assert.match(p.stdout(), /no service is configured to listen/);
+    } finally {
+      assert.equal(await stop(p), 0);
+    }
+  });
+
   it('refuses to start on a zone file with errors, naming the file and line', async () => {
     const dir = tempDir('badzone');
     const zones = join(dir, 'zones');
@@ -155,7 +169,10 @@ describe('postern check-zone', () => {
   });
 
   it('passes every scenario zone', async () => {
-    const r = await runCommand(['check-zone', ...['1-priority/domain.test.zone', '6-edge/edge.test.zone'].map((f) => join(ROOT, 'scenarios', f))]);
+    const files = readdirSync(join(ROOT, 'scenarios'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.zone'));
+    assert.equal(files.length, 9);
+    const r = await runCommand(['check-zone', ...files.map((f) => join(ROOT, 'scenarios', f))]);
     assert.equal(r.status, 0, r.stdout);
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('ok ')).length, files.length);
   });
 });

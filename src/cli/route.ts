@@ -7,6 +7,7 @@ import { loadConfig, configPathFrom } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../core/logger.ts';
 import { planRoute, type Route } from '../delivery/route.ts';
+import { selfIdentity } from '../delivery/self.ts';
 import { mxVerdict, type MxPlan, type SkippedHost } from '../dns/mx.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { Io } from './io.ts';
@@ -21,7 +22,7 @@ export async function routeCommand(address: string, options: { config?: string; 
     attempts: config.dns.attempts,
     logger: createLogger({ level: config.log.level === 'debug' ? 'debug' : 'silent' }),
   });
-  const route = await planRoute(address, { domains: config.domains, mx: { resolver, self: selfOf(config) } });
+  const route = await planRoute(address, { domains: config.domains, mx: { resolver, self: selfIdentity(config) } });
   const outcome = outcomeOf(route);
   if (options.json === true) {
     io.stdout.write(JSON.stringify({ address, domain: route.domain, route: route.kind, outcome, port: config.smtp.outboundPort, plan: planOf(route) }, null, 2) + '\n');
@@ -29,17 +30,6 @@ export async function routeCommand(address: string, options: { config?: string; 
     io.stdout.write(describeRoute(route, outcome, config));
   }
   return outcome === 'retry' ? 2 : outcome === 'bounce' || outcome === 'configuration-error' ? 1 : 0;
-}
-
-/** Who "we" are in an MX list: our hostname, and the concrete addresses we listen and send from. */
-export function selfOf(config: Config): { hostnames: string[]; addresses: string[] } {
-  const addresses = new Set<string>();
-  for (const hp of config.smtp.listen) {
-    // A wildcard listen address stands for every address of the machine: it cannot be matched here.
-    if (hp.host !== '0.0.0.0' && hp.host !== '::') addresses.add(hp.host);
-  }
-  if (config.smtp.sourceAddress !== null) addresses.add(config.smtp.sourceAddress);
-  return { hostnames: [config.hostname], addresses: [...addresses] };
 }
 
 function planOf(route: Route): MxPlan {

@@ -26,10 +26,20 @@ export async function startCommand(options: { config?: string }, io: Io): Promis
   for (const file of chosen.created) io.stdout.write(`created ${relative(io.cwd, file)}\n`);
   const config = loadConfig(chosen.path);
   const logger = createLogger({ level: config.log.level });
-  const postern = await startPostern(config, logger);
+  // A SIGHUP while starting would otherwise kill the process (its default action).
+  const early = io.onSignal('SIGHUP', () => io.stdout.write('still starting: SIGHUP ignored\n'));
+  let postern: RunningPostern;
+  try {
+    postern = await startPostern(config, logger);
+  } finally {
+    early();
+  }
   io.stdout.write(banner(postern, relative(io.cwd, chosen.path) || chosen.path));
 
   let offs: Array<() => void> = [];
+  // Signal handlers alone do not keep Node's event loop alive: a node that only sends mail has no
+  // listening socket, and must still run until it is told to stop.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = () => {
@@ -57,6 +67,7 @@ export async function startCommand(options: { config?: string }, io: Io): Promis
   });
   // Unregistered once stopped, so that a second Ctrl-C ends the process the usual way.
   for (const off of offs) off();
+  clearInterval(keepAlive);
   io.stdout.write('stopped\n');
   return 0;
 }

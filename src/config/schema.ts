@@ -12,16 +12,28 @@ import { parseHostPort, type HostPort } from '../core/host-port.ts';
 import { isIP } from 'node:net';
 import { parseDurationMs } from '../core/duration.ts';
 
-function endpoint(defaultPort?: number) {
+function endpoint(defaultPort?: number, rules: { what?: 'listen' | 'server' } = {}) {
   return z.string().transform((text, ctx): HostPort => {
     const r = parseHostPort(text, defaultPort);
     if (!r.ok) {
       ctx.addIssue({ code: 'custom', message: r.reason });
       return z.NEVER;
     }
+    if (rules.what === 'server' && r.value.port === 0) {
+      ctx.addIssue({ code: 'custom', message: `"${text}": port 0 is no server's port` });
+      return z.NEVER;
+    }
     return r.value;
   });
 }
+
+/** A UDP socket bound to a wildcard answers from whatever source address the kernel picks, which
+ *  resolvers discard: the DNS server binds each address it serves. */
+const dnsListen = endpoint().superRefine((hp, ctx) => {
+  if (hp.host === '0.0.0.0' || hp.host === '::') {
+    ctx.addIssue({ code: 'custom', message: `${hp.host} is a wildcard: list each address the DNS server should answer on (replies must come from the address asked)` });
+  }
+});
 
 const domainName = z.string().transform((text, ctx) => {
   const problem = domainNameProblem(text);
@@ -83,9 +95,9 @@ export const fileSchema = z
       level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     }),
     dns: section({
-      listen: z.array(endpoint()).default([]),
+      listen: z.array(dnsListen).default([]),
       zones_dir: z.string().min(1).default('zones'),
-      resolvers: z.array(endpoint(53)).min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf').optional(),
+      resolvers: z.array(endpoint(53, { what: 'server' })).min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf').optional(),
       /** Addresses allowed to ask for AXFR/IXFR of our zones; none by default. */
       transfer_allow: z.array(ipAddress).default([]),
       /** Per-query timeout of the stub resolver, in milliseconds. */

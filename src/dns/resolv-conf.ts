@@ -7,6 +7,7 @@
  * Parsing is pure (`parseResolvConf`); `readResolvConf` is the small reader around it. Like glibc,
  * a missing file or a file without nameservers means the local host (127.0.0.1, port 53).
  */
+import { ErrorCode, PosternError } from '../core/errors.ts';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { HostPort } from '../core/host-port.ts';
@@ -79,7 +80,7 @@ export function readResolvConf(path: string = DEFAULT_RESOLV_CONF): ResolvConf &
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       return { nameservers: [], timeoutSeconds: null, attempts: null, problems: [], missing: true };
     }
-    throw err;
+    throw new PosternError(ErrorCode.Config, `${path}: cannot read the system resolver configuration: ${(err as Error).message} (set dns.resolvers in the config instead)`, { cause: err });
   }
   return { ...parseResolvConf(text), missing: false };
 }
