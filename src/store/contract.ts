@@ -600,6 +600,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.retry({ id: 'nope' }, T0), 0);
       });
 
+      test('retries every held recipient of one domain on one route, for a backup drain', async (s) => {
+        await s.enqueue(msg('a', T0, [rcpt('a@held.test', 'backup'), rcpt('b@other.test', 'backup')], { firstAttemptAt: T0 + 999_999 }));
+        await s.enqueue(msg('b', T0 + 1, [rcpt('c@Held.test', 'backup'), rcpt('d@held.test', 'remote')], { firstAttemptAt: T0 + 999_999 }));
+        assert.equal(await s.retry({ route: 'backup', domain: 'HELD.test' }, T0 + 5), 2);
+        const claimed = await s.claimDue({ now: T0 + 5, limit: 10, owner: 'o', leaseMs: 1000 });
+        assert.deepEqual(claimed.flatMap((m) => m.recipients.filter((r) => r.leaseOwner === 'o').map((r) => r.address)), ['a@held.test', 'c@Held.test']);
+      });
+
       test('deletes a message whatever the state of its recipients', async (s) => {
         await s.enqueue(msg('m', T0, [rcpt('a@x.test')]));
         await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });

@@ -201,7 +201,8 @@ export interface DomainCount {
   oldestReceivedAt: number;
 }
 
-export type QueueSelector = { id: string } | { all: true };
+/** One message, every message, or every recipient of one domain on one route (a backup drain). */
+export type QueueSelector = { id: string } | { all: true } | { route: Route; domain: string };
 
 export interface QueueStore {
   /** Resolves once the message and its envelope are committed (group commit). */

@@ -704,6 +704,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       live();
       let q = db.updateTable('queue_recipients').set({ next_attempt_at: at }).where('state', '=', 'queued');
       if ('id' in selector) q = q.where('message_id', '=', selector.id);
+      else if ('route' in selector) q = q.where('route', '=', selector.route).where('domain', '=', selector.domain.toLowerCase());
       const r = await q.executeTakeFirst();
       return Number(r.numUpdatedRows);
     },

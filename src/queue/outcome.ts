@@ -1,0 +1,14 @@
+/** What one delivery attempt did for one queued recipient, as delivery reports it to the queue. */
+
+export type Outcome = 'delivered' | 'failed' | 'temporary';
+
+export interface RecipientOutcome {
+  recipientId: number;
+  outcome: Outcome;
+  /** RFC 3463 status, for DSNs. */
+  status: string;
+  /** One line for the queue and the DSN's Diagnostic-Code: the SMTP reply, ours or theirs. */
+  reply: string;
+  /** The host that gave the reply, when one did (DSN Remote-MTA). */
+  remoteMta: string | null;
+}

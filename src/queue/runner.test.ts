@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { QueueRunner, type RunnerDelivery } from './runner.ts';
+import type { RecipientOutcome } from './outcome.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
+import type { NewQueuedMessage, QueuedRecipient, Store } from '../store/types.ts';
+import { silentLogger } from '../core/logger.ts';
+
+const T0 = 1_900_000_000_000;
+const MIN = 60_000;
+const text = (b: Uint8Array | null) => (b === null ? '' : new TextDecoder().decode(b));
+const message = (id: string, to: string[], more: Partial<NewQueuedMessage> = {}): NewQueuedMessage => ({
+  id,
+  receivedAt: T0,
+  sender: 'alice@sender.test',
+  data: new TextEncoder().encode(`Subject: test ${id}\r\nMessage-ID: <${id}@sender.test>\r\n\r\nhello\r\n`),
+  source: 'mx',
+  recipients: to.map((address) => {
+    const domain = address.split('@')[1] ?? '';
+    return { address, domain, route: domain === 'local.test' ? 'local' : domain === 'held.test' ? 'backup' : 'remote' };
+  }),
+  ...more,
+});
+
+type Script = (r: QueuedRecipient, route: string) => Omit<RecipientOutcome, 'recipientId'>;
+const ok: Script = () => ({ outcome: 'delivered', status: '2.0.0', reply: '250 2.0.0 ok', remoteMta: 'mx.far.test' });
+const down: Script = () => ({ outcome: 'temporary', status: '4.4.1', reply: '451 4.4.1 no MX host answered', remoteMta: null });
+const refuse: Script = () => ({ outcome: 'failed', status: '5.1.1', reply: '550 5.1.1 no such user', remoteMta: 'mx.far.test' });
+
+describe('QueueRunner', () => {
+  let store: Store;
+  let now: number;
+  let script: Script;
+  let calls: Array<{ id: string; route: string; to: string[] }>;
+  let runner: QueueRunner;
+  let ids: number;
+
+  beforeEach(async () => {
+    now = T0;
+    store = await openSqliteStore({ path: ':memory:', now: () => now });
+    script = ok;
+    calls = [];
+    ids = 0;
+    const delivery: RunnerDelivery = {
+      local: async (m, _data, rs) => {
+        calls.push({ id: m.id, route: 'local', to: rs.map((r) => r.address) });
+        return rs.map((r) => ({ recipientId: r.id, ...script(r, 'local') }));
+      },
+      remote: async (m, _data, _domain, rs, route) => {
+        calls.push({ id: m.id, route, to: rs.map((r) => r.address) });
+        return rs.map((r) => ({ recipientId: r.id, ...script(r, route) }));
+      },
+      route: async (address) => [{ address, domain: address.split('@')[1] ?? '', route: 'remote' }],
+    };
+    runner = new QueueRunner({
+      store,
+      delivery,
+      hostname: 'mx.local.test',
+      postmaster: 'postmaster@local.test',
+      owner: 'test',
+      newQueueId: () => `notice${++ids}`,
+      logger: silentLogger,
+      now: () => now,
+      retryScheduleMs: [0, 5 * MIN, 10 * MIN],
+      delayWarningMs: 30 * MIN,
+      maxAgeMs: 60 * MIN,
+      pollIntervalMs: 1000,
+      backup: { maxHoldMs: 120 * MIN, probeIntervalMs: MIN, drainConcurrency: 2, drainRate: 1000 },
+    });
+  });
+  afterEach(() => store.close());
+
+  it('delivers a message and removes it from the queue', async () => {
+    await store.enqueue(message('m1', ['bob@local.test', 'carol@far.test']));
+    assert.equal(await runner.runOnce(), 1);
+    assert.deepEqual(calls.map((c) => c.route).sort(), ['local', 'remote']);
+    assert.equal(await store.getQueued('m1'), null);
+  });
+
+  it('retries a temporary failure on the schedule, then bounces it to the sender when it expires', async () => {
+    script = down;
+    await store.enqueue(message('m1', ['carol@far.test']));
+    await runner.runOnce();
+    const r1 = (await store.getQueued('m1'))?.recipients[0];
+    assert.equal(r1?.state, 'queued');
+    assert.equal(r1?.nextAttemptAt, T0 + 5 * MIN, 'the second wait of the schedule');
+    now = T0 + 4 * MIN;
+    assert.equal(await runner.runOnce(), 0, 'nothing is due before the next attempt');
+    now = T0 + 5 * MIN;
+    await runner.runOnce();
+    assert.equal((await store.getQueued('m1'))?.recipients[0]?.nextAttemptAt, T0 + 15 * MIN);
+    for (now = T0 + 15 * MIN; now <= T0 + 60 * MIN; now += 10 * MIN) await runner.runOnce();
+    now = T0 + 60 * MIN;
+    await runner.runOnce();
+    assert.equal(await store.getQueued('m1'), null, 'expired: failed and removed');
+    const bounce = await store.getQueued('notice2');
+    assert.ok(bounce, 'a bounce was queued');
+    assert.equal(bounce.sender, '');
+    assert.deepEqual(bounce.recipients.map((r) => r.address), ['alice@sender.test']);
+    const dsn = text(await store.readQueuedData('notice2'));
+    assert.match(dsn, /Action: failed/);
+    assert.match(dsn, /Status: 4\.4\.7/);
+    assert.match(dsn, /Diagnostic-Code: smtp; 451 4\.4\.1 no MX host answered/);
+  });
+
+  it('sends one delay notice once the message has waited delay_warning', async () => {
+    script = down;
+    await store.enqueue(message('m1', ['carol@far.test']));
+    for (now = T0; now < T0 + 50 * MIN; now += 5 * MIN) await runner.runOnce();
+    const notices = (await store.listQueue()).filter((m) => m.source === 'dsn');
+    assert.equal(notices.length, 1);
+    assert.match(text(await store.readQueuedData(notices[0]?.id ?? '')), /Action: delayed/);
+  });
+
+  it('bounces a permanent failure at once, and only the failed recipient', async () => {
+    script = (r) => (r.address.startsWith('bad') ? refuse(r, '') : ok(r, ''));
+    await store.enqueue(message('m1', ['bad@far.test', 'good@far.test']));
+    await runner.runOnce();
+    const notices = (await store.listQueue()).filter((m) => m.source === 'dsn');
+    assert.equal(notices.length, 1);
+    const dsn = text(await store.readQueuedData(notices[0]?.id ?? ''));
+    assert.match(dsn, /Final-Recipient: rfc822; ?bad@far\.test/);
+    assert.doesNotMatch(dsn, /good@far\.test/);
+  });
+
+  it('sends no notice when NOTIFY=NEVER', async () => {
+    script = refuse;
+    await store.enqueue(message('m1', ['bad@far.test'], { recipients: [{ address: 'bad@far.test', domain: 'far.test', route: 'remote', notify: ['NEVER'] }] }));
+    await runner.runOnce();
+    assert.deepEqual((await store.listQueue()).filter((m) => m.source === 'dsn'), []);
+  });
+
+  it('sends a failed bounce to the postmaster, and never a notice about that one', async () => {
+    script = refuse;
+    await store.enqueue(message('b1', ['alice@far.test'], { sender: '', source: 'dsn' }));
+    await runner.runOnce();
+    const toPostmaster = (await store.listQueue()).filter((m) => m.source === 'dsn' && m.id !== 'b1');
+    assert.deepEqual(toPostmaster.flatMap((m) => m.recipients.map((r) => r.address)), ['postmaster@local.test']);
+    // That notice fails too: it is dropped, not bounced again.
+    await runner.runOnce();
+    assert.deepEqual(await store.listQueue(), []);
+  });
+
+  it('holds backup mail while the primary is down without a connection per message, then drains it all when it answers', async () => {
+    script = down;
+    for (let i = 0; i < 5; i++) await store.enqueue(message(`h${i}`, [`u${i}@held.test`], { receivedAt: T0 + i }));
+    await runner.runOnce();
+    const probes = calls.length;
+    assert.ok(probes >= 1 && probes <= 2, `at most drain_concurrency probes at once, got ${probes}`);
+    assert.equal(calls[0]?.id, 'h0', 'oldest first');
+    now = T0 + 10;
+    while ((await runner.runOnce()) > 0) {
+      /* the others are claimed and put back without connecting */
+    }
+    assert.equal(calls.length, probes, 'no connection while the domain is down');
+    script = ok;
+    now = T0 + MIN + 5;
+    while ((await runner.runOnce()) > 0) {
+      /* drain */
+    }
+    assert.deepEqual(calls.map((c) => c.id).slice(probes), ['h0', 'h1', 'h2', 'h3', 'h4'], 'every held message, oldest first, once');
+    assert.deepEqual(await store.listQueue(), []);
+  });
+
+  it('keeps backup mail for max_hold, not max_age', async () => {
+    script = down;
+    await store.enqueue(message('h1', ['u@held.test']));
+    now = T0 + 90 * MIN;
+    await runner.runOnce();
+    assert.equal((await store.getQueued('h1'))?.recipients[0]?.state, 'queued', 'past max_age, within max_hold');
+    now = T0 + 121 * MIN;
+    await runner.runOnce();
+    now += 2 * MIN;
+    await runner.runOnce();
+    assert.equal(await store.getQueued('h1'), null);
+  });
+});

@@ -1,0 +1,347 @@
+/**
+ * The queue runner is in charge of every committed message until each of its recipients has a
+ * final outcome: it claims due work from the store (a lease, so exactly one runner attempts it,
+ * DESIGN.md "Storage"), hands it to delivery (local mailboxes, the MX walk, or forwarding held
+ * backup mail), records each recipient's outcome, and schedules retries on `queue.retry_schedule`.
+ * It sends the notices RFC 3464 and RFC 3461 call for: a bounce when a recipient fails or its
+ * message outlives `queue.max_age`, a delay notice once after `queue.delay_warning`, a success
+ * notice when asked; never a notice about a notice (a failed bounce goes to the postmaster).
+ *
+ * Backup MX mail (route "backup") follows its own rhythm: while a domain's primaries do not
+ * answer, the domain is marked down and its held mail waits for the next probe
+ * (`backup.probe_interval`) without a connection per message; it is kept for `backup.max_hold`;
+ * and it drains oldest first at most `backup.drain_concurrency` at a time and `backup.drain_rate`
+ * messages per second, so a primary that comes back is not flattened by its own backlog.
+ */
+import type { Logger } from '../core/logger.ts';
+import { errorText } from '../core/errors.ts';
+import { buildDsn, shouldNotify, type DsnRecipient } from '../message/dsn.ts';
+import type { DeliveryResult, NewRecipient, QueuedMessage, QueuedRecipient, Route, Store } from '../store/types.ts';
+import type { RecipientOutcome } from './outcome.ts';
+import { delayNoticeDue, nextAttempt } from './schedule.ts';
+
+export interface RunnerDelivery {
+  /** Recipients of one message on the local route. */
+  local(message: QueuedMessage, data: Uint8Array, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]>;
+  /** Recipients of one message in one domain, on the remote or backup route. */
+  remote(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[], route: 'remote' | 'backup'): Promise<RecipientOutcome[]>;
+  /** Where a notice to `address` goes; null when nowhere (it is then logged and dropped). */
+  route(address: string): Promise<NewRecipient[] | null>;
+}
+
+export interface QueueRunnerOptions {
+  store: Store;
+  delivery: RunnerDelivery;
+  /** Reporting MTA of our notices. */
+  hostname: string;
+  /** Where a bounce that could not be delivered goes. */
+  postmaster: string;
+  /** Names our leases; unique per process. */
+  owner: string;
+  newQueueId: () => string;
+  logger: Logger;
+  now?: () => number;
+  retryScheduleMs: readonly number[];
+  delayWarningMs: number;
+  maxAgeMs: number;
+  pollIntervalMs: number;
+  backup: { maxHoldMs: number; probeIntervalMs: number; drainConcurrency: number; drainRate: number };
+  /** Messages delivered at once on the local and remote routes. Default 20. */
+  concurrency?: number;
+  /** How long a claim is ours; must outlast the longest delivery attempt. Default 30 minutes. */
+  leaseMs?: number;
+  /** Called after a message of ours was queued (a notice), so the caller can wake other runners. */
+  onEnqueued?: () => void;
+}
+
+const NORMAL_ROUTES: readonly Route[] = ['local', 'remote'];
+const BACKUP_ROUTES: readonly Route[] = ['backup'];
+
+export class QueueRunner {
+  readonly #o: QueueRunnerOptions;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  /** Backup domains whose primaries did not answer, until the next probe. */
+  readonly #down = new Map<string, number>();
+  #normalInFlight = 0;
+  #backupInFlight = 0;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #kicked = false;
+  readonly #tasks = new Set<Promise<void>>();
+  // Token bucket for backup drains: `drainRate` per second, a burst of at most one second's worth.
+  #tokens: number;
+  #tokensAt: number;
+
+  constructor(options: QueueRunnerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.logger.child({ component: 'queue' });
+    this.#concurrency = options.concurrency ?? 20;
+    this.#leaseMs = options.leaseMs ?? 30 * 60_000;
+    this.#tokens = Math.max(1, options.backup.drainRate);
+    this.#tokensAt = this.#now();
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** New work was queued: look now instead of at the next poll. */
+  kick(): void {
+    this.#kicked = true;
+    this.#wake?.();
+  }
+
+  /** Stops claiming; waits for deliveries in progress. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  /**
+   * One pass without the loop: claims what is due now, delivers it, and waits for the outcome.
+   * For tests that drive the clock, and for `postern queue run`-style tools.
+   */
+  async runOnce(): Promise<number> {
+    const claimed = await this.#claimAndStart();
+    await Promise.allSettled([...this.#tasks]);
+    return claimed;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let claimed = 0;
+      try {
+        claimed = await this.#claimAndStart();
+      } catch (err) {
+        this.#log.error({ event: 'queue.claim_failed', error: errorText(err) }, 'could not claim queued work; trying again shortly');
+      }
+      if (!this.#running) break;
+      if (claimed > 0 && this.#normalInFlight < this.#concurrency) continue;
+      await this.#sleep();
+    }
+  }
+
+  async #claimAndStart(): Promise<number> {
+    const now = this.#now();
+    let claimed = 0;
+    const freeNormal = this.#concurrency - this.#normalInFlight;
+    if (freeNormal > 0) {
+      const messages = await this.#o.store.claimDue({ now, limit: freeNormal, owner: this.#o.owner, leaseMs: this.#leaseMs, routes: NORMAL_ROUTES });
+      for (const m of messages) this.#spawn(m, 'normal');
+      claimed += messages.length;
+    }
+    const freeBackup = this.#o.backup.drainConcurrency - this.#backupInFlight;
+    if (freeBackup > 0) {
+      const messages = await this.#o.store.claimDue({ now, limit: freeBackup, owner: this.#o.owner, leaseMs: this.#leaseMs, routes: BACKUP_ROUTES });
+      for (const m of messages) this.#spawn(m, 'backup');
+      claimed += messages.length;
+    }
+    return claimed;
+  }
+
+  #spawn(message: QueuedMessage, lane: 'normal' | 'backup'): void {
+    if (lane === 'normal') this.#normalInFlight++;
+    else this.#backupInFlight++;
+    const task = this.#process(message)
+      .catch((err: unknown) => {
+        // The lease runs out and the message is tried again: nothing is lost.
+        this.#log.error({ event: 'queue.attempt_failed', id: message.id, error: errorText(err) }, 'delivery attempt failed unexpectedly; it will be retried when its lease expires');
+      })
+      .finally(() => {
+        if (lane === 'normal') this.#normalInFlight--;
+        else this.#backupInFlight--;
+        this.#tasks.delete(task);
+        this.#wake?.();
+      });
+    this.#tasks.add(task);
+  }
+
+  async #sleep(): Promise<void> {
+    if (this.#kicked) {
+      this.#kicked = false;
+      return;
+    }
+    const now = this.#now();
+    let until = now + this.#o.pollIntervalMs;
+    try {
+      const next = await this.#o.store.nextAttemptAt();
+      if (next !== null) until = Math.min(until, Math.max(next, now));
+    } catch {
+      // The poll interval bounds the wait anyway.
+    }
+    const wait = Math.max(5, until - now);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    });
+    this.#wake = null;
+    this.#kicked = false;
+  }
+
+  async #process(message: QueuedMessage): Promise<void> {
+    const data = await this.#o.store.readQueuedData(message.id);
+    if (data === null) return;
+    const due = message.recipients.filter((r) => r.leaseOwner === this.#o.owner && r.state === 'queued');
+    const groups = new Map<string, { route: Route; domain: string; recipients: QueuedRecipient[] }>();
+    for (const r of due) {
+      const key = r.route === 'local' ? 'local' : `${r.route}|${r.domain}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { route: r.route, domain: r.domain, recipients: [] };
+        groups.set(key, g);
+      }
+      g.recipients.push(r);
+    }
+    const outcomes = (
+      await Promise.all(
+        [...groups.values()].map(async (g) => {
+          try {
+            if (g.route === 'local') return await this.#o.delivery.local(message, data, g.recipients);
+            if (g.route === 'backup') return await this.#forwardBackup(message, data, g.domain, g.recipients);
+            return await this.#o.delivery.remote(message, data, g.domain, g.recipients, 'remote');
+          } catch (err) {
+            return g.recipients.map((r): RecipientOutcome => ({ recipientId: r.id, outcome: 'temporary', status: '4.3.0', reply: `451 4.3.0 delivery error: ${errorText(err)}`, remoteMta: null }));
+          }
+        }),
+      )
+    ).flat();
+    await this.#settle(message, data, due, outcomes);
+  }
+
+  async #forwardBackup(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]> {
+    const downUntil = this.#down.get(domain);
+    if (downUntil !== undefined && downUntil > this.#now()) {
+      return recipients.map((r) => ({ recipientId: r.id, outcome: 'temporary', status: '4.4.1', reply: r.lastReply ?? `451 4.4.1 the primary MX hosts of ${domain} are not answering; next probe soon`, remoteMta: null }));
+    }
+    await this.#takeDrainToken();
+    const outcomes = await this.#o.delivery.remote(message, data, domain, recipients, 'backup');
+    if (outcomes.length > 0 && outcomes.every((o) => o.outcome === 'temporary' && o.status === '4.4.1')) {
+      this.#down.set(domain, this.#now() + this.#o.backup.probeIntervalMs);
+      this.#log.info({ event: 'queue.backup.primary_down', domain }, 'primary MX hosts not answering: holding mail until the next probe');
+    } else if (this.#down.delete(domain)) {
+      this.#log.info({ event: 'queue.backup.primary_back', domain }, 'a primary MX host answers again: draining held mail');
+      // Everything held for this domain is due now, oldest first (claims are ordered by arrival).
+      await this.#o.store.retry({ route: 'backup', domain }, this.#now());
+      this.kick();
+    }
+    return outcomes;
+  }
+
+  async #takeDrainToken(): Promise<void> {
+    const rate = this.#o.backup.drainRate;
+    for (;;) {
+      const now = this.#now();
+      this.#tokens = Math.min(Math.max(1, rate), this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
+      this.#tokensAt = now;
+      if (this.#tokens >= 1) {
+        this.#tokens -= 1;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.#tokens) / rate) * 1000)));
+    }
+  }
+
+  /** Records outcomes, schedules retries, expires old mail, and sends the notices that are due. */
+  async #settle(message: QueuedMessage, data: Uint8Array, due: QueuedRecipient[], outcomes: RecipientOutcome[]): Promise<void> {
+    const now = this.#now();
+    const byId = new Map(due.map((r) => [r.id, r]));
+    const results: DeliveryResult[] = [];
+    const failed: DsnRecipient[] = [];
+    const delayed: Array<{ r: QueuedRecipient; dsn: DsnRecipient }> = [];
+    const succeeded: DsnRecipient[] = [];
+    for (const o of outcomes) {
+      const r = byId.get(o.recipientId);
+      if (r === undefined) continue;
+      const base = { finalRecipient: r.address, ...(r.orcpt !== null ? { originalRecipient: r.orcpt } : {}), ...(o.remoteMta !== null ? { remoteMta: o.remoteMta } : {}), diagnosticCode: o.reply, lastAttemptDate: new Date(now) };
+      if (o.outcome === 'delivered') {
+        results.push({ recipientId: r.id, outcome: 'delivered', reply: o.reply, at: now });
+        if (r.route === 'local' && shouldNotify(r.notify ?? undefined, 'success')) succeeded.push({ ...base, action: 'delivered', status: o.status });
+        continue;
+      }
+      if (o.outcome === 'failed') {
+        results.push({ recipientId: r.id, outcome: 'failed', reply: o.reply, at: now });
+        if (shouldNotify(r.notify ?? undefined, 'failure')) failed.push({ ...base, action: 'failed', status: o.status });
+        continue;
+      }
+      const maxAgeMs = r.route === 'backup' ? this.#o.backup.maxHoldMs : this.#o.maxAgeMs;
+      const next =
+        r.route === 'backup'
+          ? now - message.receivedAt >= maxAgeMs
+            ? ({ kind: 'expire' } as const)
+            : ({ kind: 'retry', at: Math.min(now + this.#o.backup.probeIntervalMs, message.receivedAt + maxAgeMs) } as const)
+          : nextAttempt({ schedule: this.#o.retryScheduleMs, attempts: r.attempts + 1, receivedAt: message.receivedAt, lastAttemptAt: now, maxAgeMs });
+      if (next.kind === 'expire') {
+        // RFC 3463 4.4.7: delivery time expired; the last reply says why.
+        const reply = `${o.reply} (gave up after ${Math.round((now - message.receivedAt) / 1000)}s in the queue)`;
+        results.push({ recipientId: r.id, outcome: 'failed', reply, at: now });
+        if (shouldNotify(r.notify ?? undefined, 'failure')) failed.push({ ...base, action: 'failed', status: o.status.startsWith('5') ? o.status : '4.4.7', diagnosticCode: o.reply });
+        continue;
+      }
+      results.push({ recipientId: r.id, outcome: 'queued', reply: o.reply, at: now, nextAttemptAt: next.at });
+      if (!r.delayNoticeSent && shouldNotify(r.notify ?? undefined, 'delay') && delayNoticeDue({ receivedAt: message.receivedAt, now, delayWarningMs: this.#o.delayWarningMs, noticeSent: false, maxAgeMs })) {
+        delayed.push({ r, dsn: { ...base, action: 'delayed', status: o.status, willRetryUntil: new Date(message.receivedAt + maxAgeMs) } });
+      }
+    }
+    const recorded = await this.#o.store.recordResults(this.#o.owner, results);
+    for (const o of outcomes) {
+      this.#log.info({ event: `queue.${o.outcome}`, id: message.id, recipient: byId.get(o.recipientId)?.address, reply: o.reply }, `recipient ${o.outcome}`);
+    }
+    if (recorded.ignored.length === results.length && results.length > 0) return;
+    if (failed.length > 0) await this.#notify(message, data, failed, 'failure');
+    if (delayed.length > 0) {
+      await this.#notify(message, data, delayed.map((d) => d.dsn), 'delay');
+      await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
+    }
+    if (succeeded.length > 0) await this.#notify(message, data, succeeded, 'success');
+    await this.#o.store.deleteIfFinal(message.id);
+  }
+
+  async #notify(message: QueuedMessage, data: Uint8Array, recipients: DsnRecipient[], kind: 'failure' | 'delay' | 'success'): Promise<void> {
+    // RFC 3461 §6.2 / RFC 5321 §6.1: never a notice about a notice. A bounce that cannot be
+    // delivered goes to the postmaster, once.
+    let to = message.sender;
+    if (to === '') {
+      if (kind !== 'failure' || recipients.some((r) => r.finalRecipient.toLowerCase() === this.#o.postmaster.toLowerCase())) {
+        this.#log.warn({ event: 'queue.notice_dropped', id: message.id, kind }, 'notice about a message from <> dropped');
+        return;
+      }
+      to = this.#o.postmaster;
+    }
+    const route = await this.#o.delivery.route(to);
+    if (route === null || route.length === 0) {
+      this.#log.warn({ event: 'queue.notice_dropped', id: message.id, kind, to }, 'no route for the notice; dropped');
+      return;
+    }
+    const dsn = buildDsn({
+      original: data,
+      envelope: { sender: to, ...(message.envid !== null ? { envid: message.envid } : {}), ...(message.ret !== null ? { ret: message.ret === 'hdrs' ? 'HDRS' : 'FULL' } : {}) },
+      reportingMta: this.#o.hostname,
+      arrivalDate: new Date(message.receivedAt),
+      recipients,
+      date: new Date(this.#now()),
+      to,
+      queueId: message.id,
+    });
+    const id = this.#o.newQueueId();
+    await this.#o.store.enqueue({ id, receivedAt: this.#now(), sender: '', data: dsn, source: 'dsn', recipients: route });
+    this.#log.info({ event: `queue.notice.${kind}`, id: message.id, notice: id, to }, `${kind} notice queued`);
+    this.#o.onEnqueued?.();
+    this.kick();
+  }
+}
