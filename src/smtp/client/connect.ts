@@ -46,6 +46,13 @@ export interface SmtpConnection {
    * SmtpClientError only when the conversation broke (then nothing is known of the message).
    */
   send(message: OutboundMessage): Promise<TransactionResult>;
+  /**
+   * Asks whether the server would take mail for `addresses`: MAIL FROM, a RCPT each, then RSET,
+   * never DATA (a recipient callout, as a backup MX asks its primary). The RCPT replies, in order;
+   * the MAIL reply stands for all when MAIL is refused. Rejects like `send` when the conversation
+   * breaks.
+   */
+  verify(sender: string, addresses: readonly string[]): Promise<SmtpReply[]>;
   /** QUIT, and close. Never rejects. */
   close(): Promise<void>;
 }
@@ -257,6 +264,42 @@ class Connection implements SmtpConnection {
       'transaction done',
     );
     return r;
+  }
+
+  verify(sender: string, addresses: readonly string[]): Promise<SmtpReply[]> {
+    const run = this.#queue.then(() => this.#verify(sender, addresses));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #verify(sender: string, addresses: readonly string[]): Promise<SmtpReply[]> {
+    if (!this.open) {
+      throw this.#channel.failure ?? new SmtpClientError({ code: SmtpClientErrorCode.Closed, stage: 'mail', message: 'connection is closed' });
+    }
+    for (const a of [sender, ...addresses]) {
+      if (/[\r\n<>]/.test(a)) throw new SmtpClientError({ code: SmtpClientErrorCode.Protocol, stage: 'mail', message: `refusing to send an unsafe address: ${JSON.stringify(a)}` });
+    }
+    try {
+      if (this.#needsReset) {
+        this.#channel.writeCommands('rset', 'RSET\r\n');
+        await this.#channel.read('rset', this.#timeouts.mail);
+        this.#needsReset = false;
+      }
+      this.#channel.writeCommands('mail', `MAIL FROM:<${sender}>\r\n`);
+      const mail = await this.#channel.read('mail', this.#timeouts.mail);
+      if (mail.code >= 300) return addresses.map(() => mail);
+      const replies: SmtpReply[] = [];
+      for (const address of addresses) {
+        this.#channel.writeCommands('rcpt', `RCPT TO:<${address}>\r\n`);
+        replies.push(await this.#channel.read('rcpt', this.#timeouts.rcpt));
+      }
+      this.#channel.writeCommands('rset', 'RSET\r\n');
+      await this.#channel.read('rset', this.#timeouts.mail);
+      return replies;
+    } catch (err) {
+      this.#channel.destroy();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
