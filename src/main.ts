@@ -15,6 +15,25 @@ import { startDnsServer, type DnsServer } from './dns/server.ts';
 import { updateCatalog, type CatalogUpdate } from './dns/zone-catalog.ts';
 import { loadZonesDir } from './dns/zone/load.ts';
 import type { Zone } from './dns/zone/types.ts';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { createResolver } from './dns/resolver.ts';
+import { BackupVerifier } from './delivery/backup-verify.ts';
+import { ConnectionPool } from './delivery/connection-pool.ts';
+import { inboundHooks } from './delivery/inbound.ts';
+import { deliverLocal } from './delivery/local.ts';
+import { walkMx } from './delivery/mx-walk.ts';
+import { routeRecipient } from './delivery/router.ts';
+import { selfIdentity } from './delivery/self.ts';
+import { createQueueIdGenerator } from './message/message-id.ts';
+import { QueueRunner } from './queue/runner.ts';
+import type { RecipientOutcome } from './queue/outcome.ts';
+import { connectSmtp } from './smtp/client/index.ts';
+import { decodeXtext } from './smtp/proto/params.ts';
+import { ensureSelfSignedCertificate } from './smtp/server/certificate.ts';
+import { startSmtpServer } from './smtp/server/server.ts';
+import type { SmtpServer, TlsOptions } from './smtp/server/types.ts';
 
 export interface Endpoint {
   service: string;
@@ -24,12 +43,16 @@ export interface Endpoint {
 
 export interface RunningPostern {
   readonly config: Config;
+  /** The node's store: accounts, mailboxes and the queue. */
+  readonly store: Store;
   /** Every listening socket, with port 0 resolved to the real port. */
   endpoints(): Endpoint[];
   /** The zones published now. */
   zones(): readonly Zone[];
   /** Re-reads zones_dir; a zone whose file now has errors keeps its previous version. */
   reloadZones(): CatalogUpdate;
+  /** Wakes the queue runner (new work was queued by another process, or a test wants it now). */
+  kickQueue(): void;
   stop(): Promise<void>;
 }
 
@@ -67,15 +90,25 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
     );
   }
 
+  const mail = await startMailPath(config, logger).catch(async (err: unknown) => {
+    await dns?.close();
+    throw err;
+  });
+
   return {
     config,
+    store: mail.store,
     endpoints() {
       const out: Endpoint[] = [];
       for (const address of dns?.addresses ?? []) {
         out.push({ service: 'dns', protocol: 'udp+tcp', address });
       }
+      for (const address of mail.smtp?.addresses ?? []) {
+        out.push({ service: 'smtp', protocol: 'tcp', address });
+      }
       return out;
     },
+    kickQueue: () => mail.runner.kick(),
     zones: () => zones,
     reloadZones() {
       let loaded;
@@ -94,6 +127,7 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
       return update;
     },
     async stop() {
+      await mail.stop();
       await dns?.close();
       dns = null;
       log.info({}, 'stopped');
@@ -104,4 +138,166 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
 /** The store this config names: SQLite under data_dir (PostgreSQL comes with [storage] url). */
 export async function openConfiguredStore(config: Config, logger: Logger): Promise<Store> {
   return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger: logger.child({ component: 'store' }) });
+}
+
+interface MailPath {
+  store: Store;
+  smtp: SmtpServer | null;
+  runner: QueueRunner;
+  stop(): Promise<void>;
+}
+
+/**
+ * The store, the SMTP server on smtp.listen, and the queue runner that delivers what it accepts:
+ * locally, to backup hold, or by the MX walk.
+ */
+async function startMailPath(config: Config, logger: Logger): Promise<MailPath> {
+  const store = await openConfiguredStore(config, logger);
+  try {
+    const resolver = createResolver({
+      servers: config.dns.resolvers,
+      timeoutMs: config.dns.timeoutMs,
+      attempts: config.dns.attempts,
+      logger: logger.child({ component: 'resolver' }),
+    });
+    const self = selfIdentity(config);
+    const mx = { resolver, self };
+    const t = config.delivery.timeouts;
+    const pool = new ConnectionPool({
+      maxPerHost: config.delivery.maxConnectionsPerHost,
+      idleMs: 5000,
+      connect: (k) =>
+        connectSmtp({
+          address: k.address,
+          port: k.port,
+          serverName: k.serverName,
+          helo: config.hostname,
+          sourceAddress: config.smtp.sourceAddress,
+          tls: config.delivery.tls,
+          timeouts: { connect: t.connectMs, greeting: t.greetingMs, ehlo: t.commandMs, mail: t.commandMs, rcpt: t.commandMs, data: t.dataMs, dataBlock: t.dataBlockMs, endOfData: t.dataEndMs },
+          logger: logger.child({ component: 'smtp-client' }),
+        }),
+    });
+    const hasBackup = config.domains.some((d) => d.role === 'backup');
+    const verifier = hasBackup
+      ? new BackupVerifier({
+          mx,
+          port: config.smtp.outboundPort,
+          pool,
+          recipientsFile: config.backup.recipientsFile,
+          positiveTtlMs: config.backup.calloutPositiveTtlMs,
+          negativeTtlMs: config.backup.calloutNegativeTtlMs,
+          logger: logger.child({ component: 'backup-verify' }),
+        })
+      : null;
+    const newQueueId = createQueueIdGenerator();
+    const postmasterDomain = config.domains.find((d) => d.role === 'primary')?.name ?? config.hostname;
+    const deliveryLog = logger.child({ component: 'delivery' });
+    const runner: QueueRunner = new QueueRunner({
+      store,
+      hostname: config.hostname,
+      postmaster: `postmaster@${postmasterDomain}`,
+      owner: `${osHostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      newQueueId,
+      logger,
+      retryScheduleMs: config.queue.retryScheduleMs,
+      delayWarningMs: config.queue.delayWarningMs,
+      maxAgeMs: config.queue.maxAgeMs,
+      pollIntervalMs: config.queue.pollIntervalMs,
+      backup: config.backup,
+      delivery: {
+        local: (message, data, recipients) => deliverLocal({ store, now: Date.now }, { sender: message.sender, data }, recipients),
+        async remote(message, data, domain, recipients, route): Promise<RecipientOutcome[]> {
+          const walked = await walkMx(
+            {
+              domain,
+              message: {
+                sender: message.sender,
+                data,
+                ...(message.envid !== null ? { envid: decodeXtext(message.envid) ?? message.envid } : {}),
+                ...(message.ret !== null ? { ret: message.ret === 'hdrs' ? ('HDRS' as const) : ('FULL' as const) } : {}),
+              },
+              recipients: recipients.map((r) => ({
+                id: r.id,
+                address: r.address,
+                ...(r.notify !== null ? { notify: r.notify as Array<'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY'> } : {}),
+                ...(r.orcpt !== null ? { orcpt: orcptOf(r.orcpt) } : {}),
+              })),
+            },
+            { mx, port: config.smtp.outboundPort, pool, logger: deliveryLog },
+          );
+          if (route === 'backup' && walked.plan.kind === 'self-most-preferred') {
+            // A backup that finds itself most preferred has nowhere to forward: keep holding
+            // (the log says why) rather than bounce mail the primary would have taken.
+            deliveryLog.error({ event: 'delivery.backup.no_primary', domain }, 'backup domain: no MX host is more preferred than this node; holding its mail');
+            return walked.outcomes.map((o) => ({ ...o, outcome: 'temporary', status: '4.4.1', reply: `451 4.4.1 ${o.reply.replace(/^\d{3} [\d.]+ /, '')}` }));
+          }
+          return walked.outcomes;
+        },
+        async route(address) {
+          const at = address.lastIndexOf('@');
+          const r = await routeRecipient({ local: address.slice(0, at), domain: address.slice(at + 1) }, { domains: config.domains, accounts: store }, { mayRelay: true });
+          return r.kind === 'accept' ? r.recipients : null;
+        },
+      },
+    });
+
+    let smtp: SmtpServer | null = null;
+    if (config.smtp.listen.length > 0) {
+      const tls = await serverTls(config, logger);
+      smtp = await startSmtpServer({
+        listen: config.smtp.listen,
+        hostname: config.hostname,
+        mode: 'mx',
+        tls,
+        hooks: inboundHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger }),
+        idFactory: newQueueId,
+        logger: logger.child({ component: 'smtp' }),
+        maxRecipients: config.smtp.maxRecipients,
+        maxMessageSize: config.smtp.maxMessageSize,
+        maxErrors: config.smtp.maxErrors,
+        idleTimeoutMs: config.smtp.idleTimeoutMs,
+        maxConnections: config.smtp.maxConnections,
+        maxConnectionsPerIp: config.smtp.maxConnectionsPerIp,
+        minDataRate: config.smtp.minDataRate,
+      });
+      logger.child({ component: 'main' }).info({ listen: smtp.addresses.map(formatHostPort) }, 'SMTP server accepting mail');
+    }
+    runner.start();
+    return {
+      store,
+      smtp,
+      runner,
+      async stop() {
+        await smtp?.close();
+        await runner.stop();
+        await pool.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** ORCPT as stored ("rfc822;xtext") to what the client sends on. */
+function orcptOf(stored: string): { type: string; address: string } {
+  const semi = stored.indexOf(';');
+  const type = semi < 0 ? 'rfc822' : stored.slice(0, semi);
+  const value = semi < 0 ? stored : stored.slice(semi + 1);
+  return { type, address: decodeXtext(value) ?? value };
+}
+
+async function serverTls(config: Config, logger: Logger): Promise<TlsOptions> {
+  if (config.tls !== null) {
+    try {
+      return { cert: readFileSync(config.tls.cert, 'utf8'), key: readFileSync(config.tls.key, 'utf8') };
+    } catch (err) {
+      throw new PosternError(ErrorCode.Config, `tls: cannot read the certificate or key: ${errorText(err)}`, { cause: err });
+    }
+  }
+  const generated = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
+  logger.child({ component: 'main' }).info({ fingerprint: generated.fingerprint }, 'STARTTLS with a self-signed certificate (set [tls] cert and key for your own)');
+  return { cert: generated.cert, key: generated.key };
 }

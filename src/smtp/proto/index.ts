@@ -35,5 +35,6 @@ export {
 } from './command.ts';
 export { DataReader, type DataProblem, type DataReaderOptions, type DataResult } from './data-reader.ts';
 export { BdatReader, type BdatReaderOptions, type BdatResult } from './bdat-reader.ts';
-// The client side's modules, reply.ts (reply parsing) and dot-stuff.ts (dot-stuffing for sending),
-// are written by another engineer: the lead adds their exports here.
+// The client's side: replies and EHLO capabilities in, messages dot-stuffed out.
+export { DEFAULT_REPLY_LIMITS, NO_CAPABILITIES, parseEhloCapabilities, parseReply, type ParseReplyResult, type ReplyLimits, type SmtpCapabilities } from './reply.ts';
+export { canonicalLineEnds, dotStuff, type PreparedMessage } from './dot-stuff.ts';

@@ -1,0 +1,85 @@
+/**
+ * What the SMTP server asks of delivery for mail coming in: at RCPT, whether a recipient is
+ * accepted (the router, and for a backup domain the backup verifier); at the end of the message,
+ * the durable commit into the queue, after which the server may say 250 (DESIGN.md "Durability").
+ */
+import { errorText } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { Reply, SmtpReplyError, withText } from '../core/smtp-reply.ts';
+import { encodeXtext } from '../smtp/proto/params.ts';
+import type { Recipient, SmtpHooks } from '../smtp/server/types.ts';
+import type { NewRecipient, QueueStore, AccountStore } from '../store/types.ts';
+import type { DomainConfig } from '../config/schema.ts';
+import type { BackupVerifier } from './backup-verify.ts';
+import { routeRecipient, type RoutedRecipient } from './router.ts';
+
+export interface InboundOptions {
+  domains: readonly DomainConfig[];
+  store: Pick<QueueStore, 'enqueue'> & Pick<AccountStore, 'getAccount' | 'lookupAlias'>;
+  verifier: BackupVerifier | null;
+  /** Called once a message is committed, to wake the queue runner. */
+  onQueued: () => void;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function inboundHooks(o: InboundOptions): SmtpHooks {
+  const now = o.now ?? Date.now;
+  const routed = new WeakMap<Recipient, RoutedRecipient[]>();
+  const firstPrimary = o.domains.find((d) => d.role === 'primary')?.name ?? null;
+
+  return {
+    async checkRecipient(recipient, _tx, session) {
+      let { local, domain } = recipient.mailbox;
+      if (domain === '') {
+        // RFC 5321 §4.5.1: the bare <Postmaster> must be accepted.
+        if (firstPrimary === null) throw new SmtpReplyError(withText(Reply.NoSuchUser, 'no postmaster here: this server has no primary domain'));
+        domain = firstPrimary;
+        local = 'postmaster';
+      }
+      const r = await routeRecipient({ local, domain }, { domains: o.domains, accounts: o.store }, { mayRelay: session.authenticated !== null });
+      if (r.kind === 'reject') throw new SmtpReplyError(r.reply);
+      if (o.verifier !== null) {
+        for (const x of r.recipients) {
+          if (x.route !== 'backup') continue;
+          const v = await o.verifier.check(x.address, x.domain);
+          if (v.kind === 'reject') throw new SmtpReplyError(v.reply);
+        }
+      }
+      routed.set(recipient, r.recipients);
+    },
+
+    async deliver(message, session) {
+      const tx = message.transaction;
+      const recipients = new Map<string, NewRecipient>();
+      for (const rcpt of tx.recipients) {
+        const targets = routed.get(rcpt);
+        if (targets === undefined) continue;
+        const notify = rcpt.params.notify === null ? undefined : rcpt.params.notify === 'NEVER' ? ['NEVER'] : [...rcpt.params.notify];
+        const orcpt = rcpt.params.orcpt === null ? undefined : `${rcpt.params.orcpt.addrType};${encodeXtext(rcpt.params.orcpt.address)}`;
+        for (const t of targets) {
+          const key = t.address.toLowerCase();
+          if (recipients.has(key)) continue;
+          recipients.set(key, { address: t.address, domain: t.domain, route: t.route, ...(notify ? { notify } : {}), ...(orcpt ? { orcpt } : {}) });
+        }
+      }
+      if (recipients.size === 0) throw new SmtpReplyError(withText(Reply.TransactionFailed, 'no valid recipients'));
+      try {
+        await o.store.enqueue({
+          id: message.id,
+          receivedAt: now(),
+          sender: tx.sender === null ? '' : tx.sender.raw,
+          ...(tx.mailParams.envid !== null ? { envid: encodeXtext(tx.mailParams.envid) } : {}),
+          ...(tx.mailParams.ret !== null ? { ret: tx.mailParams.ret === 'HDRS' ? ('hdrs' as const) : ('full' as const) } : {}),
+          data: message.data,
+          source: session.mode === 'submission' ? 'submission' : 'mx',
+          recipients: [...recipients.values()],
+        });
+      } catch (err) {
+        o.logger.error({ event: 'smtp.queue_failed', id: message.id, error: errorText(err) }, 'could not commit a message to the queue');
+        throw new SmtpReplyError(withText(Reply.LocalError, 'could not queue the message; try again later'), { cause: err });
+      }
+      o.onQueued();
+    },
+  };
+}
