@@ -28,7 +28,9 @@ export function writeConfig(toml: string, dir: string = tempDir('config')): stri
 
 /** A Postern DNS server publishing every zone of one scenario folder, on 127.0.0.53 and a free port. */
 export async function scenarioDns(scenario: string, host = '127.0.0.53'): Promise<{ postern: RunningPostern; resolver: string }> {
-  const path = writeConfig(`hostname = "ns1.test"\n[log]\nlevel = "silent"\n[dns]\nlisten = ["${host}:0"]\nzones_dir = ${JSON.stringify(join(SCENARIOS, scenario))}\n`);
+  // This node only answers DNS; its own resolver is never asked, but must not default to the
+  // system's (off the machine), so it names a loopback address.
+  const path = writeConfig(`hostname = "ns1.test"\n[log]\nlevel = "silent"\n[dns]\nlisten = ["${host}:0"]\nresolvers = ["${host}:53"]\nzones_dir = ${JSON.stringify(join(SCENARIOS, scenario))}\n`);
   const postern = await startPostern(loadConfig(path), silentLogger);
   const dns = postern.endpoints().find((e) => e.service === 'dns');
   if (dns === undefined) throw new Error('the DNS server did not start');
@@ -41,8 +43,8 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs `postern ARGS…` in-process. */
-export async function runCommand(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+/** Runs `postern ARGS…` in-process; `stdin` is what the command reads on standard input (default: nothing). */
+export async function runCommand(args: string[], env: NodeJS.ProcessEnv = {}, stdin: string | Uint8Array = ''): Promise<CommandResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -51,6 +53,7 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = {}): P
     env: { POSTERN_LOOPBACK_ONLY: '1', ...env },
     cwd: tempDir('cwd'),
     onSignal: () => () => {},
+    stdin: async () => (typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin),
   };
   const status = await main(args, io);
   return { status, stdout, stderr };
