@@ -107,7 +107,7 @@ describe('npm start on a fresh clone', () => {
 
   it('keeps running with nothing to listen on until told to stop', async () => {
     const dir = tempDir('idle');
-    writeConfig('[log]\nlevel = "silent"\n', dir);
+    writeConfig('[log]\nlevel = "silent"\n[dns]\nresolvers = ["127.0.0.1:53"]\n', dir);
     const p = startPostern(dir);
     try {
       assert.ok(await eventually(() => p.stdout().includes('Postern is running') || p.child.exitCode !== null, 20_000), p.stderr());

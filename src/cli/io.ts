@@ -6,6 +6,19 @@ export interface Io {
   cwd: string;
   /** Registers a signal handler; returns the function that unregisters it. */
   onSignal: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', handler: () => void) => () => void;
+  /** Everything on standard input, as bytes (a message for sendmail, a password). Default: process.stdin. */
+  stdin?: () => Promise<Uint8Array>;
+}
+
+/** Standard input as bytes, through the Io's hook when it has one. */
+export function readStdin(io: Io): Promise<Uint8Array> {
+  return (io.stdin ?? readProcessStdin)();
+}
+
+async function readProcessStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 export function processIo(): Io {
@@ -18,5 +31,6 @@ export function processIo(): Io {
       process.on(signal, handler);
       return () => process.off(signal, handler);
     },
+    stdin: readProcessStdin,
   };
 }

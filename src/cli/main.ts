@@ -5,9 +5,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isPosternError } from '../core/errors.ts';
+import { isStoreError } from '../store/errors.ts';
+import { accountAddCommand, accountListCommand, accountRemoveCommand } from './account.ts';
+import { aliasAddCommand, aliasListCommand, aliasRemoveCommand } from './alias.ts';
 import { checkZoneCommand } from './check-zone.ts';
 import { processIo, type Io } from './io.ts';
+import { mailboxListCommand } from './mailbox.ts';
+import { queueDeleteCommand, queueHoldCommand, queueListCommand, queueReleaseCommand, queueRetryCommand, queueShowCommand } from './queue.ts';
 import { routeCommand } from './route.ts';
+import { sendmailCommand } from './sendmail.ts';
 import { startCommand } from './start.ts';
 
 const CONFIG_HELP = 'the config file (default: $POSTERN_CONFIG, then ./postern.toml)';
@@ -50,6 +56,138 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       status = checkZoneCommand(files, opts, io);
     });
 
+  const account = program.command('account').description('accounts of the primary domains: addresses with a password and mailboxes');
+  account
+    .command('add')
+    .description('create an account (its domain must be a primary domain) with its mailboxes')
+    .argument('<address>', 'user@domain')
+    .option('--password <password>', 'the password (visible to other users in the process list: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (address: string, opts: { config?: string; password?: string; passwordStdin?: boolean }) => {
+      status = await accountAddCommand(address, opts, io);
+    });
+  account
+    .command('list')
+    .description('every account, with its message count')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      status = await accountListCommand(opts, io);
+    });
+  account
+    .command('remove')
+    .description('delete an account with its mailboxes and every message in them')
+    .argument('<address>', 'user@domain')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (address: string, opts: { config?: string }) => {
+      status = await accountRemoveCommand(address, opts, io);
+    });
+
+  const alias = program.command('alias').description('other addresses that deliver to accounts or elsewhere, and catch-alls (@domain)');
+  alias
+    .command('add')
+    .description('make ALIAS deliver to TARGET (run again to add more targets)')
+    .argument('<alias>', 'user@domain, or @domain for every address of the domain without an account or alias')
+    .argument('<target>', 'an account, another alias, or an address elsewhere')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (aliasName: string, target: string, opts: { config?: string }) => {
+      status = await aliasAddCommand(aliasName, target, opts, io);
+    });
+  alias
+    .command('list')
+    .description('every alias and its targets')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      status = await aliasListCommand(opts, io);
+    });
+  alias
+    .command('remove')
+    .description('remove one target of an alias, or the whole alias')
+    .argument('<alias>', 'user@domain or @domain')
+    .argument('[target]', 'only this target')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (aliasName: string, target: string | undefined, opts: { config?: string }) => {
+      status = await aliasRemoveCommand(aliasName, target, opts, io);
+    });
+
+  const queue = program.command('queue').description('messages waiting for delivery (works while the server runs)');
+  queue
+    .command('list')
+    .description('every queued message: id, age, size, sender, and each recipient\'s state, attempts, next attempt, last reply')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      status = await queueListCommand(opts, io);
+    });
+  queue
+    .command('show')
+    .description('one message: envelope, recipients and its header section')
+    .argument('<id>', 'a queue id (postern queue list)')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (id: string, opts: { config?: string; json?: boolean }) => {
+      status = await queueShowCommand(id, opts, io);
+    });
+  queue
+    .command('retry')
+    .description('try a message\'s queued recipients (or every message\'s, with --all) at the next queue run')
+    .argument('[id]', 'a queue id')
+    .option('--all', 'every message in the queue')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (id: string | undefined, opts: { config?: string; all?: boolean }) => {
+      status = await queueRetryCommand(id, opts, io);
+    });
+  queue
+    .command('delete')
+    .description('remove a message from the queue, without telling its sender')
+    .argument('<id>', 'a queue id')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (id: string, opts: { config?: string }) => {
+      status = await queueDeleteCommand(id, opts, io);
+    });
+  queue
+    .command('hold')
+    .description('keep a message\'s queued recipients from delivery until released')
+    .argument('<id>', 'a queue id')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (id: string, opts: { config?: string }) => {
+      status = await queueHoldCommand(id, opts, io);
+    });
+  queue
+    .command('release')
+    .description('let held recipients go, at once')
+    .argument('<id>', 'a queue id')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (id: string, opts: { config?: string }) => {
+      status = await queueReleaseCommand(id, opts, io);
+    });
+
+  const mailbox = program.command('mailbox').description('what accounts have received');
+  mailbox
+    .command('list')
+    .description('the messages in an account\'s INBOX: uid, date, from, to, subject, size, message-id')
+    .argument('<address>', 'user@domain')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (address: string, opts: { config?: string; json?: boolean }) => {
+      status = await mailboxListCommand(address, opts, io);
+    });
+
+  program
+    .command('sendmail')
+    .description('submit a message from standard input, like sendmail(1) (postern sendmail --help for its options)')
+    .usage('[-f SENDER] [-t] [-i] [-c CONFIG] [RECIPIENT...] < message')
+    // sendmail's own options (-oi, -fSENDER, -t …) are parsed by sendmail.ts, the way getopt does.
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      status = await sendmailCommand(args, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
@@ -57,7 +195,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       // --help and --version end here with exit code 0; usage errors were already printed.
       return err.exitCode;
     }
-    if (isPosternError(err)) {
+    if (isPosternError(err) || isStoreError(err)) {
       io.stderr.write(`postern: ${err.message}\n`);
       return 1;
     }
