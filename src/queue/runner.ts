@@ -72,7 +72,8 @@ export class QueueRunner {
   #wake: (() => void) | null = null;
   #kicked = false;
   readonly #tasks = new Set<Promise<void>>();
-  // Token bucket for backup drains: `drainRate` per second, a burst of at most one second's worth.
+  // Token bucket for backup drains: `drainRate` per second, no burst, so a primary that comes back
+  // sees an even stream rather than a second's worth at once.
   #tokens: number;
   #tokensAt: number;
 
@@ -82,8 +83,8 @@ export class QueueRunner {
     this.#log = options.logger.child({ component: 'queue' });
     this.#concurrency = options.concurrency ?? 20;
     this.#leaseMs = options.leaseMs ?? 30 * 60_000;
-    this.#tokens = Math.max(1, options.backup.drainRate);
-    this.#tokensAt = this.#now();
+    this.#tokens = 1;
+    this.#tokensAt = performance.now();
   }
 
   start(): void {
@@ -245,9 +246,10 @@ export class QueueRunner {
 
   async #takeDrainToken(): Promise<void> {
     const rate = this.#o.backup.drainRate;
+    // Pacing is about real sending speed, so it runs on the monotonic clock, not the injected one.
     for (;;) {
-      const now = this.#now();
-      this.#tokens = Math.min(Math.max(1, rate), this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
+      const now = performance.now();
+      this.#tokens = Math.min(1, this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
       this.#tokensAt = now;
       if (this.#tokens >= 1) {
         this.#tokens -= 1;
