@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { udpExchange } from './helpers/dns-client.ts';
 import { decodeReply, query } from './helpers/dns-zones.ts';
 import { ROOT, runCommand, tempDir, writeConfig } from './helpers/postern.ts';
+import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const BIN = join(ROOT, 'bin/postern.js');
@@ -67,7 +68,29 @@ describe('npm start on a fresh clone', () => {
       }
       assert.ok(ready && p.child.exitCode === null, `postern did not start:\n${p.stdout()}\n${p.stderr()}`);
       assert.match(p.stdout(), /created data\/postern\.toml\ncreated data\/zones\/example\.test\.zone\n/);
+      assert.match(p.stdout(), /created account postmaster@example\.test with password \S{16} \(shown once\)/);
       assert.match(p.stdout(), /dns +udp\+tcp +127\.0\.0\.1:5353/);
+      assert.match(p.stdout(), /smtp +tcp +127\.0\.0\.1:2525/);
+      assert.match(p.stdout(), /swaks --server 127\.0\.0\.1:2525 --from you@example\.test --to postmaster@example\.test/);
+
+      // The example domain takes mail for its postmaster.
+      const c = await RawSmtpClient.connect('127.0.0.1', 2525);
+      try {
+        await c.reply('220');
+        await c.send('EHLO newcomer.test', '250');
+        await c.send('MAIL FROM:<you@example.test>', '250');
+        await c.send('RCPT TO:<postmaster@example.test>', '250');
+        await c.send('DATA', '354');
+        c.write('Subject: first mail\r\n\r\nhello\r\n.\r\n');
+        await c.reply('250');
+      } finally {
+        c.close();
+      }
+      const config = join(cwd, 'data/postern.toml');
+      assert.ok(
+        await eventually(async () => (await runCommand(['mailbox', 'list', 'postmaster@example.test', '--config', config])).stdout.includes('first mail')),
+        'the message reached the postmaster\'s INBOX',
+      );
       assert.match(p.stdout(), /dig @127\.0\.0\.1 -p 5353 example\.test MX/);
 
       assert.deepEqual(await ask('example.test', 'MX'), ['example.test 300 MX 10 mail.example.test']);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 export const DEV_DOMAIN = 'example.test';
 export const DEV_DNS = { host: '127.0.0.1', port: 5353 } as const;
+export const DEV_POSTMASTER = `postmaster@${DEV_DOMAIN}`;
 
 export function devConfigText(): string {
   return `# Postern development setup, written by the first \`npm start\`. Edit freely; delete this
@@ -24,6 +25,8 @@ zones_dir = "zones"
 resolvers = ["${DEV_DNS.host}:${DEV_DNS.port}"]
 
 [smtp]
+# The MX for example.test (the development SMTP port; 25 in production).
+listen = ["${DEV_DNS.host}:2525"]
 outbound_port = 2525
 
 [[domain]]

@@ -8,7 +8,9 @@ import { configPathFrom, loadConfig } from '../config/load.ts';
 import { formatHostPort } from '../core/host-port.ts';
 import { createLogger } from '../core/logger.ts';
 import { startPostern, type RunningPostern } from '../main.ts';
-import { DEV_DOMAIN, ensureDevSetup } from './dev-setup.ts';
+import { randomBytes } from 'node:crypto';
+import { hashPassword } from '../store/password.ts';
+import { DEV_DOMAIN, DEV_POSTMASTER, ensureDevSetup } from './dev-setup.ts';
 import type { Io } from './io.ts';
 
 export function chooseConfigPath(option: string | undefined, io: Io): { path: string; created: string[] } {
@@ -33,6 +35,14 @@ export async function startCommand(options: { config?: string }, io: Io): Promis
     postern = await startPostern(config, logger);
   } finally {
     early();
+  }
+  if (chosen.created.includes(chosen.path)) {
+    // A fresh development setup gets its postmaster, with a password shown this once.
+    const password = randomBytes(12).toString('base64url');
+    if ((await postern.store.getAccount(DEV_POSTMASTER)) === null) {
+      await postern.store.createAccount({ address: DEV_POSTMASTER, passwordHash: await hashPassword(password) });
+      io.stdout.write(`created account ${DEV_POSTMASTER} with password ${password} (shown once)\n`);
+    }
   }
   io.stdout.write(banner(postern, relative(io.cwd, chosen.path) || chosen.path));
 
@@ -90,6 +100,13 @@ function banner(postern: RunningPostern, configLabel: string): string {
     lines.push('Try:');
     lines.push(`  dig @${dns.address.host} -p ${dns.address.port} ${zone} MX +norecurse`);
     lines.push(`  npx postern route postmaster@${zone} --config ${configLabel}`);
+  }
+  const smtp = endpoints.find((e) => e.service === 'smtp');
+  const primary = postern.config.domains.find((d) => d.role === 'primary')?.name;
+  if (smtp !== undefined && primary !== undefined) {
+    const at = formatHostPort(smtp.address);
+    lines.push(`  swaks --server ${at} --from you@${primary} --to postmaster@${primary}`);
+    lines.push(`  npx postern mailbox list postmaster@${primary} --config ${configLabel}`);
   }
   lines.push('Ctrl-C stops; SIGHUP reloads the zones.');
   return lines.join('\n') + '\n';
