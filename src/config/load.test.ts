@@ -78,6 +78,15 @@ describe('config', () => {
     assert.equal(c.delivery.maxConnectionsPerHost, 10);
     assert.equal(c.delivery.timeouts.dataEndMs, 600_000);
     assert.equal(c.tls, null);
+    assert.deepEqual(c.imap, { listen: [], tlsListen: [] });
+    assert.deepEqual(c.auth, { maxFailures: 10, lockoutMs: 900_000, delayStepMs: 500, maxDelayMs: 5000 });
+  });
+
+  it('reads the access services\' listeners', () => {
+    const c = parseConfig('[submission]\nlisten = ["127.0.0.1:5870"]\ntls_listen = ["127.0.0.1:4650"]\n[imap]\nlisten = ["127.0.0.1:1143"]\n[pop3]\ntls_listen = ["[::1]:9950"]', FILE);
+    assert.deepEqual(c.submission, { listen: [{ host: '127.0.0.1', port: 5870 }], tlsListen: [{ host: '127.0.0.1', port: 4650 }] });
+    assert.deepEqual(c.imap.listen, [{ host: '127.0.0.1', port: 1143 }]);
+    assert.deepEqual(c.pop3.tlsListen, [{ host: '::1', port: 9950 }]);
   });
 
   it('reads durations and sizes with units, so tests can shrink days to seconds', () => {

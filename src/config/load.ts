@@ -72,6 +72,10 @@ export function parseConfig(text: string, file: string): Config {
       maxConnectionsPerIp: c.smtp.max_connections_per_ip,
       minDataRate: c.smtp.min_data_rate,
     },
+    submission: { listen: c.submission.listen, tlsListen: c.submission.tls_listen },
+    imap: { listen: c.imap.listen, tlsListen: c.imap.tls_listen },
+    pop3: { listen: c.pop3.listen, tlsListen: c.pop3.tls_listen },
+    auth: { maxFailures: c.auth.max_failures, lockoutMs: c.auth.lockout, delayStepMs: c.auth.delay_step, maxDelayMs: c.auth.max_delay },
     tls: c.tls.cert !== undefined && c.tls.key !== undefined ? { cert: resolve(dir, c.tls.cert), key: resolve(dir, c.tls.key) } : null,
     delivery: {
       maxConnectionsPerHost: c.delivery.max_connections_per_host,

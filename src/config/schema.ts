@@ -119,6 +119,28 @@ export const fileSchema = z
       /** Bytes per second a client must keep up during DATA, after a grace period. */
       min_data_rate: z.number().int().min(0).default(1024),
     }),
+    submission: section({
+      /** RFC 6409 message submission with STARTTLS (587 in production). */
+      listen: z.array(endpoint()).default([]),
+      /** Implicit TLS (RFC 8314, 465 in production). */
+      tls_listen: z.array(endpoint()).default([]),
+    }),
+    imap: section({
+      listen: z.array(endpoint()).default([]),
+      tls_listen: z.array(endpoint()).default([]),
+    }),
+    pop3: section({
+      listen: z.array(endpoint()).default([]),
+      tls_listen: z.array(endpoint()).default([]),
+    }),
+    auth: section({
+      /** Failed logins (per client address, and per account) before a lockout. */
+      max_failures: z.number().int().min(1).default(10),
+      lockout: duration('15m'),
+      /** Each failure adds this much delay to the next answer, up to max_delay. */
+      delay_step: duration('500ms'),
+      max_delay: duration('5s'),
+    }),
     tls: section({
       /** PEM files; when absent a self-signed certificate for hostname is generated into data_dir. */
       cert: z.string().min(1).optional(),
@@ -226,6 +248,10 @@ export interface Config {
     maxConnectionsPerIp: number;
     minDataRate: number;
   };
+  submission: { listen: HostPort[]; tlsListen: HostPort[] };
+  imap: { listen: HostPort[]; tlsListen: HostPort[] };
+  pop3: { listen: HostPort[]; tlsListen: HostPort[] };
+  auth: { maxFailures: number; lockoutMs: number; delayStepMs: number; maxDelayMs: number };
   /** Absolute paths, or null for a self-signed certificate generated into data_dir. */
   tls: { cert: string; key: string } | null;
   delivery: {
