@@ -78,6 +78,41 @@ function questionBytes(message: Uint8Array): Buffer {
   return b.subarray(12, at + 5);
 }
 
+/**
+ * The owner names of a reply's answer records, in wire format, as they are on the wire. Our replies
+ * carry no compression pointers, so a pointer here fails the test.
+ */
+function answerOwners(message: Uint8Array): Buffer[] {
+  const b = Buffer.from(message);
+  const nameEnd = (at: number): number => {
+    while ((b[at] ?? 0) !== 0) {
+      assert.equal((b[at] ?? 0) & 0xc0, 0, 'no compression pointers');
+      at += (b[at] ?? 0) + 1;
+    }
+    return at + 1;
+  };
+  let at = nameEnd(12) + 4;
+  const owners: Buffer[] = [];
+  for (let i = 0; i < b.readUInt16BE(6); i++) {
+    const end = nameEnd(at);
+    owners.push(b.subarray(at, end));
+    at = end + 10 + b.readUInt16BE(end + 8);
+  }
+  return owners;
+}
+
+/** A query for a name given as raw labels, which dns-packet could not write. */
+function rawQuery(labels: readonly Uint8Array[], qtype: number, id = 4242): Buffer {
+  const name = Buffer.concat([...labels.flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]), Buffer.from([0])]);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16BE(qtype, 0);
+  tail.writeUInt16BE(1, 2);
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(id, 0);
+  head.writeUInt16BE(1, 4);
+  return Buffer.concat([head, name, tail]);
+}
+
 const SOA_LINE = 'planespotting.test 300 SOA ns1.planespotting.test hostmaster.planespotting.test 2026112901';
 
 describe('answer: the header', () => {
@@ -309,6 +344,45 @@ describe('answer: which zone, and names that are not ours', () => {
     assert.equal(ask('wild.planespotting.test', 'A').rcode, 'NOERROR', 'wild itself is an empty non-terminal');
   });
 
+  const octets: Array<readonly [string, Uint8Array]> = [
+    ['a dot', Buffer.from('x.y')],
+    ['a backslash', Buffer.from('A\\B')],
+    ['a space', Buffer.from('a b')],
+    ['UTF-8 octets', Buffer.from([0xc3, 0xa9])],
+    ['a NUL and a DEL', Buffer.from([0x00, 0x7f])],
+    ['upper-case letters', Buffer.from('MiXeD')],
+  ];
+  for (const [what, label] of octets) {
+    it(`writes the owner of a wildcard answer byte for byte as asked, with ${what} in a label`, () => {
+      const labels = [label, ...['wild', 'planespotting', 'test'].map((l) => Buffer.from(l))];
+      const q = rawQuery(labels, 1);
+      const [reply] = answer(q, ZONES, UDP);
+      assert.ok(reply);
+      const asked = questionBytes(q).subarray(0, -4);
+      assert.deepEqual(questionBytes(reply), questionBytes(q));
+      assert.deepEqual(answerOwners(reply), [asked]);
+      assert.equal(decodeReply(reply).answer.length, 1);
+    });
+  }
+
+  it('writes every owner of a CNAME chain from a wildcard, the first as asked and the rest as in the zone', () => {
+    const zones = buildZoneSet([makeZone('alias.test', [...apex(), ['*', CNAME('target')], ['target', A('127.0.0.8')], ['target', A('127.0.0.9')]])]);
+    const q = rawQuery([Buffer.from('a.b'), Buffer.from('alias'), Buffer.from('test')], 1);
+    const [reply] = answer(q, zones, UDP);
+    assert.ok(reply);
+    const target = Buffer.from([6, ...Buffer.from('target'), 5, ...Buffer.from('alias'), 4, ...Buffer.from('test'), 0]);
+    assert.deepEqual(answerOwners(reply), [questionBytes(q).subarray(0, -4), target, target]);
+  });
+
+  it('writes owners of zone names that carry escaped dots as one label', () => {
+    const zones = buildZoneSet([makeZone('esc.test', [...apex(), ['a\\.b', A('127.0.0.2')], ['a\\.b', MX(10, 'mail')], ['mail', A('127.0.0.3')]])]);
+    const q = rawQuery([Buffer.from('A.B'), Buffer.from('esc'), Buffer.from('test')], 15);
+    const [reply] = answer(q, zones, UDP);
+    assert.ok(reply);
+    assert.deepEqual(answerOwners(reply), [questionBytes(q).subarray(0, -4)]);
+    assert.deepEqual(decodeReply(reply).additional, ['mail.esc.test 300 A 127.0.0.3']);
+  });
+
   it('refuses classes other than IN', () => {
     assert.equal(ask('planespotting.test', 'TXT', { class: 'CH' }).rcode, 'REFUSED');
     assert.equal(ask('planespotting.test', 'A', { class: 'ANY' }).rcode, 'NOERROR');
@@ -366,6 +440,37 @@ describe('answer: what fits over UDP', () => {
       if (q.edns !== undefined) assert.notEqual(r.opt, null, 'the OPT record survives truncation');
     });
   }
+
+  // RFC 9471: glue for name servers inside the delegated zone is required; without it the referral
+  // is useless, so a reply that cannot hold it is truncated.
+  const inDomain = Array.from({ length: 8 }, (_, i) => ['child', NS(`ns${i}.child`)] as const);
+  const inDomainGlue = Array.from({ length: 8 }, (_, i) => [[`ns${i}.child`, A(`127.0.4.${i}`)] as const, [`ns${i}.child`, AAAA('::1')] as const]).flat();
+  const sibling = Array.from({ length: 8 }, (_, i) => ['other', NS(`mx${i}`)] as const);
+  const referrals = buildZoneSet([makeZone('size.test', [...apex(), ...inDomain, ...inDomainGlue, ...sibling, ...hosts])]);
+
+  it('sets TC on a referral whose in-domain glue does not fit (RFC 9471 §3.1)', () => {
+    const udp = ask('www.child.size.test', 'A', {}, UDP, referrals);
+    assert.equal(udp.tc, true);
+    assert.equal(udp.aa, false);
+    const tcp = ask('www.child.size.test', 'A', {}, TCP, referrals);
+    assert.equal(tcp.tc, false);
+    assert.equal(tcp.authority.length, 8);
+    assert.equal(tcp.additional.length, 16);
+  });
+
+  it('gives a referral with its in-domain glue whole when the client announces room for it', () => {
+    const r = ask('www.child.size.test', 'A', { edns: { payload: 1232 } }, UDP, referrals);
+    assert.equal(r.tc, false);
+    assert.equal(r.authority.length, 8);
+    assert.equal(r.additional.length, 16);
+  });
+
+  it('drops glue of name servers outside the delegated zone without setting TC', () => {
+    const r = ask('www.other.size.test', 'A', {}, UDP, referrals);
+    assert.equal(r.tc, false);
+    assert.equal(r.authority.length, 8);
+    assert.deepEqual(r.additional, []);
+  });
 
   it('drops the additional section before it sets TC (RFC 2181 §9)', () => {
     const udp = ask('many.size.test', 'MX', {}, UDP, zones);
@@ -537,6 +642,111 @@ describe('answer: malformed requests', { timeout: 20_000 }, () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  describe('properties over arbitrary bytes and mutated valid queries', () => {
+    const sized = makeZone('size.test', [
+      ...apex(),
+      ...Array.from({ length: 30 }, (_, i) => ['big', TXT(`record ${i} ${'y'.repeat(40)}`)] as const),
+      ...Array.from({ length: 8 }, (_, i) => [[`ns${i}.child`, A(`127.0.4.${i}`)] as const, ['child', NS(`ns${i}.child`)] as const]).flat(),
+      ['*.any', MX(10, 'big')],
+    ]);
+    const zones = buildZoneSet([planespotting, mailhost, deep, sized]);
+    // Every owner, and the parents of wildcards, so that a random first label lands on one.
+    const names = zones.zones
+      .flatMap((z) => z.records.map((r) => r.name.replace(/^\*\./, '')))
+      .filter((n, i, all) => all.indexOf(n) === i);
+    const label = fc.uint8Array({ minLength: 1, maxLength: 12 });
+
+    /** A well-formed query written octet by octet, so labels may hold any octet. */
+    const validQuery = fc
+      .record({
+        id: fc.integer({ min: 0, max: 0xffff }),
+        flags: fc.constantFrom(0, 0x0100, 0x0110, 0x0100 | 0x0020),
+        prefix: fc.option(label),
+        name: fc.constantFrom(...names),
+        qtype: fc.constantFrom(1, 2, 5, 6, 12, 15, 16, 28, 33, 41, 99, 251, 252, 253, 255, 257, 65535),
+        qclass: fc.constantFrom(1, 1, 1, 3, 255),
+        edns: fc.option(fc.record({ payload: fc.integer({ min: 0, max: 0xffff }), version: fc.constantFrom(0, 0, 1), dnssecOk: fc.boolean() })),
+      })
+      .map((q) => {
+        const labels = [...(q.prefix === null ? [] : [q.prefix]), ...q.name.split('.').map((l) => Buffer.from(l))];
+        const bytes = rawQuery(labels, q.qtype, q.id);
+        bytes.writeUInt16BE(q.flags, 2);
+        bytes.writeUInt16BE(q.qclass, bytes.length - 2);
+        if (q.edns === null) return { bytes, payload: null };
+        bytes.writeUInt16BE(1, 10);
+        const opt = Buffer.from([0, 0, 41, 0, 0, 0, q.edns.version, q.edns.dnssecOk ? 0x80 : 0, 0, 0, 0]);
+        opt.writeUInt16BE(q.edns.payload, 3);
+        return { bytes: Buffer.concat([bytes, opt]), payload: q.edns.payload };
+      });
+
+    /** The same, then a few octets overwritten, the end cut off or garbage appended. */
+    const mutatedQuery = fc
+      .tuple(
+        validQuery,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat()),
+        fc.uint8Array({ maxLength: 6 }),
+      )
+      .map(([q, writes, cut, tail]) => {
+        let b = Buffer.from(q.bytes);
+        for (const [at, byte] of writes) b[at % b.length] = byte;
+        if (cut !== null) b = b.subarray(0, cut % (b.length + 1));
+        return { bytes: Buffer.concat([b, tail]), payload: 'unknown' as const };
+      });
+
+    const request = fc.oneof(
+      fc.uint8Array({ maxLength: 600 }).map((b) => ({ bytes: Buffer.from(b), payload: 'unknown' as const })),
+      validQuery,
+      mutatedQuery,
+    );
+    const transport = fc.constantFrom<AnswerOptions>(UDP, { ...TCP, transferAllow: ['127.0.0.1'] });
+
+    /** The EDNS payload a request announces, when dns-packet can read it; null without an OPT. */
+    function announced(bytes: Buffer): number | 'unknown' | null {
+      try {
+        const opt = (dnsPacket.decode(bytes).additionals ?? []).find((a) => a.type === 'OPT');
+        return opt !== undefined && opt.type === 'OPT' ? opt.udpPayloadSize : null;
+      } catch {
+        return 'unknown';
+      }
+    }
+
+    it('never throws; every reply keeps the ID, is a response dns-packet reads, and fits the transport', () => {
+      fc.assert(
+        fc.property(request, transport, ({ bytes, payload }, how) => {
+          const { replies, summary } = respond(bytes, zones, how);
+          assert.doesNotMatch(summary.problem ?? '', /^internal/);
+          if (how.transport === 'udp') assert.ok(replies.length <= 1);
+          const size = payload === 'unknown' ? announced(bytes) : payload;
+          for (const reply of replies) {
+            assert.equal(reply.readUInt16BE(0), bytes.length >= 2 ? bytes.readUInt16BE(0) : -1);
+            assert.ok((reply[2] ?? 0) & 0x80, 'QR set');
+            const decoded = dnsPacket.decode(reply);
+            const hasOpt = (decoded.additionals ?? []).some((a) => a.type === 'OPT');
+            // RFC 6891 §6.2.5: without EDNS 512 octets; with it what the client announced, at least 512, at most our 1232.
+            const limit =
+              how.transport === 'tcp' ? 65535 : !hasOpt ? 512 : typeof size === 'number' ? Math.max(512, Math.min(size, 1232)) : 1232;
+            assert.ok(reply.length <= limit, `${reply.length} octets within ${limit}`);
+          }
+        }),
+        { numRuns: 4000 },
+      );
+    });
+
+    it('owns every answer at the question name by the name exactly as asked, whatever its octets', () => {
+      fc.assert(
+        fc.property(validQuery, ({ bytes }) => {
+          const [reply] = answer(bytes, zones, TCP);
+          assert.ok(reply);
+          // The first answer record, when there is one, is the asked name's (a record or a CNAME).
+          const [first] = answerOwners(reply);
+          if (first !== undefined) assert.deepEqual(first, questionBytes(bytes).subarray(0, -4));
+        }),
+        { numRuns: 2000 },
+      );
+    });
   });
 
   it('answers SERVFAIL rather than throwing when a record cannot be written', () => {

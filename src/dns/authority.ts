@@ -13,7 +13,10 @@
  * one decodes labels as UTF-8 (so the question could not be echoed byte for byte), accepts trailing
  * garbage and counts larger than the data in places, and throws plain errors we would have to sort
  * into FORMERR and drop. Replies are written by dns-packet (`toAnswer` in wire.ts), which does not
- * compress names; the raw question is spliced in so that it is echoed exactly as asked.
+ * compress names. The names that must come out octet for octet we write ourselves: the question is
+ * spliced in exactly as asked, and every owner name is spliced in from its labels (dns-packet takes
+ * names as dotted text, so a label holding a ".", a "\" or octets that are not UTF-8 would not
+ * survive it).
  */
 import * as dnsPacket from 'dns-packet';
 import type { Answer, OptAnswer } from 'dns-packet';
@@ -79,6 +82,24 @@ function presentationLabels(name: string): Uint8Array[] {
 
 function keyOfName(name: string): string {
   return keyOfLabels(presentationLabels(name));
+}
+
+/** A name in wire format (RFC 1035 §3.1), uncompressed; throws for labels or names over the limits. */
+function wireName(labels: readonly Uint8Array[]): Buffer {
+  let length = 1;
+  for (const label of labels) {
+    if (label.length === 0 || label.length > 63) throw new PosternError(ErrorCode.Zone, `a label of ${label.length} octets cannot be written`);
+    length += 1 + label.length;
+  }
+  if (length > 255) throw new PosternError(ErrorCode.Zone, `a name of ${length} octets cannot be written`);
+  const out = Buffer.alloc(length);
+  let at = 0;
+  for (const label of labels) {
+    out[at] = label.length;
+    out.set(label, at + 1);
+    at += 1 + label.length;
+  }
+  return out;
 }
 
 function parentKey(key: string): string | null {
@@ -421,13 +442,33 @@ function parseRequest(buf: Uint8Array): ParsedRequest | null {
 // ---------------------------------------------------------------------------------------------
 // Finding the answer.
 
-type Resolved = {
+/**
+ * A record to write: dns-packet writes its type, class, TTL and data, and `owner` (a name in wire
+ * format) is spliced in as its owner name.
+ */
+interface OutRecord {
+  owner: Uint8Array;
+  rr: Answer;
+}
+
+function outRecord(owner: Uint8Array, ttl: number, data: RData): OutRecord {
+  return { owner, rr: toAnswer('.', ttl, data) };
+}
+
+function fromZone(record: ZoneRecord): OutRecord {
+  return outRecord(wireName(presentationLabels(record.name)), record.ttl, record.data);
+}
+
+interface Resolved {
   rcode: RcodeName;
   aa: boolean;
-  answers: Answer[];
-  authorities: Answer[];
-  additionals: Answer[];
-};
+  answers: OutRecord[];
+  authorities: OutRecord[];
+  /** Additional records the reply is useless without: a referral's in-domain glue (RFC 9471 §3.1). */
+  glue: OutRecord[];
+  /** Additional records a reply may go without (RFC 2181 §9). */
+  additionals: OutRecord[];
+}
 
 type Found =
   | { kind: 'records'; records: readonly ZoneRecord[] }
@@ -492,10 +533,10 @@ function lookupInZone(zone: IndexedZone, key: string, want: Want): Found {
   return { kind: 'nxdomain' };
 }
 
-function negativeSoa(zone: IndexedZone): Answer {
+function negativeSoa(zone: IndexedZone): OutRecord {
   // RFC 2308 §3: the SOA's TTL in a negative answer is the lesser of its TTL and its MINIMUM.
   const soa = zone.soa;
-  return toAnswer(zone.zone.origin, Math.min(soa.ttl, soa.data.minimum), soa.data);
+  return outRecord(wireName(presentationLabels(zone.zone.origin)), Math.min(soa.ttl, soa.data.minimum), soa.data);
 }
 
 function targetOf(data: RData): string | null {
@@ -511,44 +552,48 @@ function targetOf(data: RData): string | null {
   }
 }
 
-/** A/AAAA of the MX, NS and SRV targets among `records` that we are authoritative for. */
-function additionalAddresses(zones: ZoneSet, records: readonly ZoneRecord[]): Answer[] {
-  const out: Answer[] = [];
+/** A/AAAA of the MX, NS and SRV targets among `records` that we are authoritative for (and `wanted`). */
+function additionalAddresses(zones: ZoneSet, records: readonly ZoneRecord[], wanted: (targetKey: string) => boolean = () => true): OutRecord[] {
+  const out: OutRecord[] = [];
   const done = new Set<string>();
   for (const record of records) {
     const target = targetOf(record.data);
     if (target === null || target === '.' || target === '') continue;
     const key = keyOfName(target);
-    if (done.has(key)) continue;
+    if (done.has(key) || !wanted(key)) continue;
     done.add(key);
     const node = findZone(zones, key)?.nodes.get(key);
     if (node === undefined) continue;
     for (const type of ['A', 'AAAA'] as const) {
-      for (const r of node.get(type) ?? []) out.push(toAnswer(r.name, r.ttl, r.data));
+      for (const r of node.get(type) ?? []) out.push(fromZone(r));
     }
   }
   return out;
 }
 
-function resolve(zones: ZoneSet, start: IndexedZone, startKey: string, askedName: string, want: Want): Resolved {
-  const answers: Answer[] = [];
+/** `asked`: the question's name in wire format, the owner of the records answering it. */
+function resolve(zones: ZoneSet, start: IndexedZone, startKey: string, asked: Uint8Array, want: Want): Resolved {
+  const answers: OutRecord[] = [];
   const used: ZoneRecord[] = [];
   const visited = new Set<string>();
   let zone = start;
   let key = startKey;
-  let owner = askedName;
+  // RFC 1034 §4.3.2 step 3c: records found for the asked name, or synthesized from a wildcard, are
+  // owned by the name exactly as asked; later links of a chain by their own names.
+  let owner = asked;
   const positive = (): Resolved => ({
     rcode: 'NOERROR',
     aa: true,
     answers,
     authorities: [],
+    glue: [],
     additionals: additionalAddresses(zones, used),
   });
   for (let step = 0; ; step++) {
     const found = lookupInZone(zone, key, want);
     switch (found.kind) {
       case 'records':
-        for (const r of found.records) answers.push(toAnswer(owner, r.ttl, r.data));
+        for (const r of found.records) answers.push(outRecord(owner, r.ttl, r.data));
         used.push(...found.records);
         return positive();
       case 'nodata':
@@ -559,20 +604,27 @@ function resolve(zones: ZoneSet, start: IndexedZone, startKey: string, askedName
           aa: true,
           answers,
           authorities: [negativeSoa(zone)],
+          glue: [],
           additionals: [],
         };
-      case 'referral':
+      case 'referral': {
         if (step > 0) return positive();
         // RFC 1034 §4.3.2 step 3b: not authoritative below the cut; NS in authority, glue if we have it.
+        // RFC 9471 §3.1: the addresses of name servers inside the delegated zone cannot be had from
+        // anywhere else, so they must come with the referral; others are optional (§3.2).
+        const cut = keyOfName(found.ns[0]?.name ?? '');
+        const inDomain = (targetKey: string): boolean => isAtOrBelowKey(targetKey, cut);
         return {
           rcode: 'NOERROR',
           aa: false,
           answers: [],
-          authorities: found.ns.map((r) => toAnswer(r.name, r.ttl, r.data)),
-          additionals: additionalAddresses(zones, found.ns),
+          authorities: found.ns.map(fromZone),
+          glue: additionalAddresses(zones, found.ns, inDomain),
+          additionals: additionalAddresses(zones, found.ns, (k) => !inDomain(k)),
         };
+      }
       case 'cname': {
-        answers.push(toAnswer(owner, found.record.ttl, found.record.data));
+        answers.push(outRecord(owner, found.record.ttl, found.record.data));
         visited.add(key);
         const target = found.record.data.target;
         const targetKey = keyOfName(target);
@@ -581,7 +633,7 @@ function resolve(zones: ZoneSet, start: IndexedZone, startKey: string, askedName
         if (next === null || visited.has(targetKey) || step + 1 >= MAX_CHAIN) return positive();
         zone = next;
         key = targetKey;
-        owner = target;
+        owner = wireName(presentationLabels(target));
         break;
       }
     }
@@ -616,12 +668,28 @@ export interface AnswerSummary {
   problem: string | null;
 }
 
-interface Reply {
-  rcode: RcodeName;
-  aa: boolean;
-  answers: Answer[];
-  authorities: Answer[];
-  additionals: Answer[];
+type Reply = Resolved;
+
+const emptyReply = (rcode: RcodeName): Reply => ({ rcode, aa: false, answers: [], authorities: [], glue: [], additionals: [] });
+
+/**
+ * dns-packet's message with each record's owner replaced by its wire-format name. dns-packet wrote
+ * every one of our records with the root as owner (a single zero octet) and compresses nothing, so
+ * each record sits at a known place: owner, 10 octets of type, class, TTL and length, then the data.
+ */
+function spliceOwners(body: Buffer, records: readonly OutRecord[]): Buffer {
+  const parts: Uint8Array[] = [];
+  let copied = 0;
+  let at = 12; // our messages are encoded without questions
+  for (const record of records) {
+    if (body[at] !== 0 || at + 11 > body.length) throw new Error('unexpected record layout from the encoder');
+    parts.push(body.subarray(copied, at), record.owner);
+    at += 1;
+    copied = at;
+    at += 10 + body.readUInt16BE(at + 8);
+  }
+  parts.push(body.subarray(copied));
+  return Buffer.concat(parts);
 }
 
 function optRecord(edns: Edns, extendedRcode: number): OptAnswer {
@@ -654,16 +722,20 @@ function encodeMessage(
     (header.rd ? dnsPacket.RECURSION_DESIRED : 0) |
     (header.cd ? dnsPacket.CHECKING_DISABLED : 0) |
     (code & 0xf);
-  const additionals = edns === null ? reply.additionals : [...reply.additionals, optRecord(edns, code >> 4)];
-  const body = dnsPacket.encode({
+  const extra = [...reply.glue, ...reply.additionals];
+  const rrs = (records: readonly OutRecord[]): Answer[] => records.map((r) => r.rr);
+  const additionals = edns === null ? rrs(extra) : [...rrs(extra), optRecord(edns, code >> 4)];
+  const encoded = dnsPacket.encode({
     type: 'response',
     id: header.id,
     flags,
     questions: [],
-    answers: reply.answers,
-    authorities: reply.authorities,
+    answers: rrs(reply.answers),
+    authorities: rrs(reply.authorities),
     additionals,
   });
+  // The OPT record comes last and keeps the root as its owner.
+  const body = spliceOwners(encoded, [...reply.answers, ...reply.authorities, ...extra]);
   if (question === null) return body;
   // The question exactly as asked, case and all (dns-packet writes no compression pointers, so the
   // rest of the message does not care where it starts).
@@ -673,8 +745,9 @@ function encodeMessage(
 }
 
 /**
- * The reply within `limit` bytes: whole if it fits; else without the additional records (RFC 2181
- * §9: they are optional, so their absence sets no TC); else TC with only the question and OPT.
+ * The reply within `limit` bytes: whole if it fits; else without the optional additional records
+ * (RFC 2181 §9: their absence sets no TC); else TC with only the question and OPT. Required glue is
+ * never dropped alone: a referral without it is truncated (RFC 9471 §3.1).
  */
 function encodeWithin(header: Header, question: Question, edns: Edns | null, reply: Reply, limit: number): { message: Buffer; truncated: boolean } {
   const whole = encodeMessage(header, question, edns, reply, false);
@@ -683,7 +756,7 @@ function encodeWithin(header: Header, question: Question, edns: Edns | null, rep
     const lean = encodeMessage(header, question, edns, { ...reply, additionals: [] }, false);
     if (lean.length <= limit) return { message: lean, truncated: false };
   }
-  const empty = { ...reply, answers: [], authorities: [], additionals: [] };
+  const empty = { ...reply, answers: [], authorities: [], glue: [], additionals: [] };
   return { message: encodeMessage(header, question, edns, empty, true), truncated: true };
 }
 
@@ -707,15 +780,15 @@ function serialAtLeast(a: number, b: number): boolean {
 
 /** RFC 5936 §2.2: SOA, every record, SOA; split over messages of about TRANSFER_CHUNK bytes. */
 function transferMessages(header: Header, question: Question, edns: Edns | null, zone: IndexedZone, ixfrSerial: number | null): Buffer[] {
-  const soa = toAnswer(zone.zone.origin, zone.soa.ttl, zone.soa.data);
-  const reply = (answers: Answer[]): Reply => ({ rcode: 'NOERROR', aa: true, answers, authorities: [], additionals: [] });
+  const soa = outRecord(wireName(presentationLabels(zone.zone.origin)), zone.soa.ttl, zone.soa.data);
+  const reply = (answers: OutRecord[]): Reply => ({ ...emptyReply('NOERROR'), aa: true, answers });
   // RFC 1995 §2: a client already at our serial (or newer) gets our SOA alone.
   if (ixfrSerial !== null && serialAtLeast(ixfrSerial, zone.soa.data.serial)) {
     return [encodeMessage(header, question, edns, reply([soa]), false)];
   }
-  const all = [soa, ...zone.transferBody.map((r) => toAnswer(r.name, r.ttl, r.data)), soa];
+  const all = [soa, ...zone.transferBody.map(fromZone), soa];
   const messages: Buffer[] = [];
-  let batch: Answer[] = [];
+  let batch: OutRecord[] = [];
   let size = 0;
   const flush = (): void => {
     // RFC 5936 §2.2.1: the question goes in the first message; later ones may leave it out.
@@ -725,23 +798,13 @@ function transferMessages(header: Header, question: Question, edns: Edns | null,
     size = 0;
   };
   for (const a of all) {
-    const length = dnsPacket.encodingLength({ answers: [a] }) - 12;
+    const length = dnsPacket.encodingLength({ answers: [a.rr] }) - 12 - 1 + a.owner.length;
     if (batch.length > 0 && size + length > TRANSFER_CHUNK) flush();
     batch.push(a);
     size += length;
   }
   flush();
   return messages;
-}
-
-/** The asked name as a string dns-packet writes back byte for byte, or null when it cannot. */
-function askedNameText(labels: readonly Uint8Array[]): string | null {
-  if (labels.length === 0) return '.';
-  for (const label of labels) {
-    if (label.length === 0) return null;
-    for (const b of label) if (b <= 0x20 || b >= 0x7f || b === 0x2e || b === 0x5c) return null;
-  }
-  return labels.map((l) => Buffer.from(l).toString('latin1')).join('.');
 }
 
 function typeName(qtype: number): string {
@@ -770,7 +833,7 @@ export function respond(request: Uint8Array, zones: ZoneSet, options: AnswerOpti
     }
     const reply = (rcode: RcodeName, withEdns: Edns | null = edns, q: Question | null = question): Buffer[] => {
       summary.rcode = rcode;
-      return [encodeMessage(header, q, withEdns, { rcode, aa: false, answers: [], authorities: [], additionals: [] }, false)];
+      return [encodeMessage(header, q, withEdns, emptyReply(rcode), false)];
     };
     if (header.opcode !== 0) return { replies: reply('NOTIMP', parsed.problem === null ? edns : null), summary };
     if (parsed.problem !== null || question === null) {
@@ -805,8 +868,8 @@ export function respond(request: Uint8Array, zones: ZoneSet, options: AnswerOpti
     // Never recurse: a name outside our zones is not ours to answer (no open resolver).
     if (zone === null) return { replies: reply('REFUSED'), summary };
     const want: Want = qtype === TypeNumber.ANY ? 'ANY' : (ZONE_TYPES.get(qtype) ?? null);
-    // Names in answers are written as asked; a name dns-packet cannot write back falls back to ours.
-    const asked = askedNameText(question.labels) ?? (qkey === '' ? '.' : qkey);
+    // The question's name in wire format, straight from the request: owners are written as asked.
+    const asked = Buffer.from(question.raw.subarray(0, question.raw.length - 4));
     const resolved = resolve(zones, zone, qkey, asked, want);
     const limit = options.transport === 'udp' ? udpLimit(edns) : TCP_MAX;
     const { message, truncated } = encodeWithin(header, question, edns, resolved, limit);
@@ -819,8 +882,7 @@ export function respond(request: Uint8Array, zones: ZoneSet, options: AnswerOpti
     if (parsed === null) return { replies: [], summary };
     try {
       summary.rcode = 'SERVFAIL';
-      const empty: Reply = { rcode: 'SERVFAIL', aa: false, answers: [], authorities: [], additionals: [] };
-      return { replies: [encodeMessage(parsed.header, parsed.question, null, empty, false)], summary };
+      return { replies: [encodeMessage(parsed.header, parsed.question, null, emptyReply('SERVFAIL'), false)], summary };
     } catch {
       summary.rcode = 'DROPPED';
       return { replies: [], summary };

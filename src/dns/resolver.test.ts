@@ -204,6 +204,23 @@ describe('truncated replies', () => {
     assert.equal(s.tcpConnections(), 1);
   });
 
+  it('keeps EDNS off for the TCP retry when the server refused EDNS with FORMERR (RFC 6891 §7)', async () => {
+    const s = await server((q) => {
+      if (q.ednsPayload !== null) return { kind: 'reply', rcode: 'FORMERR' };
+      return q.transport === 'udp' ? { kind: 'reply', truncated: true } : { kind: 'reply', answers: [rr.a(q.name, '127.0.0.5')] };
+    });
+    const result = await resolverFor([s.address]).lookup('example.test', 'A');
+    assert.equal(result.kind, 'records');
+    assert.deepEqual(
+      s.queries.map((q) => [q.transport, q.ednsPayload]),
+      [
+        ['udp', 1232],
+        ['udp', null],
+        ['tcp', null],
+      ],
+    );
+  });
+
   it('tries the next server when the TCP retry gets no answer', async () => {
     const tcpSilent = await server((q) => (q.transport === 'udp' ? { kind: 'reply', truncated: true } : { kind: 'drop' }));
     const good = await server(() => ({ kind: 'reply', answers: [rr.a('example.test', '127.0.0.5')] }));

@@ -227,17 +227,20 @@ export function createResolver(options: ResolverOptions): Resolver {
 
   async function askServer(server: HostPort, question: Question): Promise<ServerAnswer> {
     assertDestinationAllowed(server.host, 'DNS query to');
-    let udp = await queryUdp(server, question, true);
-    // RFC 6891 §7: a server that does not know EDNS may answer FORMERR; ask it again without.
+    let edns = true;
+    let udp = await queryUdp(server, question, edns);
+    // RFC 6891 §7: a server that does not know EDNS may answer FORMERR; ask it again without, and
+    // keep it off for the TCP retry too: the same server would refuse the OPT there as well.
     if (udp.kind === 'reply' && rcodeOf(udp.packet) === Rcode.FormErr) {
-      udp = await queryUdp(server, question, false);
+      edns = false;
+      udp = await queryUdp(server, question, edns);
     }
     if (udp.kind === 'failed') return { kind: 'failed', reason: udp.reason, final: false };
     let packet = udp.packet;
     if (packet.flag_tc) {
       // RFC 1035 §4.2.1: a truncated UDP answer is asked again over TCP, of the same server.
       assertDestinationAllowed(server.host, 'DNS query to');
-      const tcp = await queryTcp(server, question);
+      const tcp = await queryTcp(server, question, edns);
       if (tcp.kind === 'failed') return { kind: 'failed', reason: `truncated over UDP, then over TCP ${tcp.reason}`, final: false };
       packet = tcp.packet;
     }
@@ -298,10 +301,10 @@ export function createResolver(options: ResolverOptions): Resolver {
     });
   }
 
-  function queryTcp(server: HostPort, question: Question): Promise<Exchange> {
+  function queryTcp(server: HostPort, question: Question, edns: boolean): Promise<Exchange> {
     return new Promise((resolve) => {
       const id = randomId() & 0xffff;
-      const body = encodeQuery(id, question, true);
+      const body = encodeQuery(id, question, edns);
       const frame = Buffer.alloc(2 + body.length);
       // RFC 1035 §4.2.2: each message is preceded by its length in two bytes.
       frame.writeUInt16BE(body.length, 0);

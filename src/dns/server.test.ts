@@ -1,17 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { buildZoneSet } from './authority.ts';
 import type { ZoneSet } from './authority.ts';
-import { bindError, startDnsServer } from './server.ts';
-import type { DnsServer } from './server.ts';
+import { bindError, onDatagram, rateLimitedWarn, startDnsServer } from './server.ts';
+import type { DatagramIo, DnsServer, DnsServerOptions } from './server.ts';
 import { ErrorCode, isPosternError } from '../core/errors.ts';
 import type { HostPort } from '../core/host-port.ts';
 import { memoryLogger, silentLogger } from '../core/logger.ts';
 import { A, AAAA, MX, TXT, apex, decodeReply, frame, makeZone, malformedPackets, query, seededBytes } from '../../test/helpers/dns-zones.ts';
 import type { Reply } from '../../test/helpers/dns-zones.ts';
-import { TcpDnsConnection, tcpExchange, udpExchange } from '../../test/helpers/dns-client.ts';
+import { TcpDnsConnection, sendFromPortZero, tcpExchange, udpExchange } from '../../test/helpers/dns-client.ts';
 import { expectedRRsets, loadScenarios, normalizeLine } from '../../test/helpers/dns-scenarios.ts';
 
 const big = Array.from({ length: 40 }, (_, i) => ['big', TXT(`record ${String(i).padStart(2, '0')} ${'z'.repeat(40)}`)] as const);
@@ -36,6 +37,33 @@ function v(serial: number): ZoneSet {
 }
 
 const LOCAL: HostPort = { host: '127.0.0.1', port: 0 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A server on its own loopback address with TCP limits from `limits`, closed after `body`. */
+async function withServer(host: string, limits: Partial<DnsServerOptions>, body: (at: HostPort, server: DnsServer) => Promise<void>): Promise<void> {
+  const server = await startDnsServer({ listen: [{ host, port: 0 }], zones: ZONES, transferAllow: [], logger: silentLogger, ...limits });
+  try {
+    await body(server.addresses[0] ?? LOCAL, server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** A connection from `from` that has asked one query and read its answer, so the server sees it idle. */
+async function answeredConnection(at: HostPort, from: string): Promise<TcpDnsConnection> {
+  const connection = await TcpDnsConnection.open(at, 1000, from);
+  connection.write(frame(query('mail1.domain.test', 'A')));
+  const [reply] = await connection.read(1);
+  assert.ok(reply, `a connection from ${from} is answered`);
+  return connection;
+}
+
+/** True when a fresh query on `connection` is answered. */
+async function stillServed(connection: TcpDnsConnection): Promise<boolean> {
+  connection.write(frame(query('mail2.domain.test', 'A')));
+  return (await connection.read(1, 1000)).length === 1;
+}
 
 async function udp(server: DnsServer, bytes: Uint8Array, timeoutMs = 1000): Promise<Reply | null> {
   const reply = await udpExchange(server.addresses[0] ?? LOCAL, bytes, timeoutMs);
@@ -243,53 +271,264 @@ describe('startDnsServer: limits on TCP clients', () => {
     }
   });
 
-  it('closes connections beyond the cap and accepts again when one goes', async () => {
-    const server = await startDnsServer({ listen: [LOCAL], zones: ZONES, transferAllow: [], logger: silentLogger, maxTcpConnections: 2 });
+  it('closes a connection whose message trickles in past its deadline, though octets keep coming (RFC 7766 §6.2.2)', async () => {
+    await withServer('127.0.53.11', { tcpMessageTimeoutMs: 300, tcpIdleTimeoutMs: 5000 }, async (at) => {
+      const connection = await TcpDnsConnection.open(at);
+      const started = Date.now();
+      connection.write(Buffer.from([0, 50]));
+      const trickle = setInterval(() => connection.write(Buffer.from([0x41])), 40);
+      try {
+        assert.equal(await connection.waitClosed(2000), true, 'closed at the message deadline');
+        assert.ok(Date.now() - started >= 250, 'not before the deadline');
+      } finally {
+        clearInterval(trickle);
+        connection.close();
+      }
+    });
+  });
+
+  it('closes a busy connection at its maximum lifetime', async () => {
+    await withServer('127.0.53.12', { tcpMaxLifetimeMs: 400, tcpIdleTimeoutMs: 5000 }, async (at) => {
+      const connection = await TcpDnsConnection.open(at);
+      const started = Date.now();
+      let answered = 0;
+      try {
+        while (!connection.closed && Date.now() - started < 2000) {
+          connection.write(frame(query('mail1.domain.test', 'A', { id: answered })));
+          answered += (await connection.read(1, 200)).length;
+          await sleep(30);
+        }
+        assert.equal(connection.closed, true, 'closed however busy');
+        assert.ok(Date.now() - started >= 350, 'not before its lifetime');
+        assert.ok(answered >= 3, `served until then (${answered} answers)`);
+      } finally {
+        connection.close();
+      }
+    });
+  });
+
+  it('holds one client address to its cap, closing that client\'s longest idle connection for its newest', async () => {
+    await withServer('127.0.53.13', { maxTcpConnectionsPerClient: 3 }, async (at) => {
+      const mine: TcpDnsConnection[] = [];
+      const other = await answeredConnection(at, '127.0.73.2');
+      try {
+        for (let i = 0; i < 5; i++) mine.push(await answeredConnection(at, '127.0.73.1'));
+        for (const [i, c] of mine.entries()) {
+          if (i < 2) assert.equal(await c.waitClosed(1000), true, `connection ${i + 1} of 5 closed`);
+          else assert.equal(await stillServed(c), true, `connection ${i + 1} of 5 still served`);
+        }
+        assert.equal(await stillServed(other), true, 'another client keeps its connection');
+      } finally {
+        for (const c of [...mine, other]) c.close();
+      }
+    });
+  });
+
+  it('at the global cap closes the longest idle connection rather than refusing the newcomer', async () => {
+    await withServer('127.0.53.14', { maxTcpConnections: 2, tcpMessageTimeoutMs: 5000 }, async (at) => {
+      // A message in progress since before the idle one was answered: idle goes first all the same.
+      const slow = await TcpDnsConnection.open(at, 1000, '127.0.74.1');
+      slow.write(Buffer.from([0, 40, 1, 2]));
+      await sleep(50);
+      const idle = await answeredConnection(at, '127.0.74.2');
+      const newcomer = await answeredConnection(at, '127.0.74.3');
+      try {
+        assert.equal(await idle.waitClosed(1000), true, 'the idle connection made room');
+        assert.equal(slow.closed, false, 'the connection with a message in progress stays');
+        assert.equal(await stillServed(newcomer), true);
+      } finally {
+        for (const c of [slow, idle, newcomer]) c.close();
+      }
+    });
+  });
+
+  it('at the global cap, with nothing idle, closes the connection whose message has waited longest', async () => {
+    await withServer('127.0.53.15', { maxTcpConnections: 2, tcpMessageTimeoutMs: 5000 }, async (at) => {
+      const slowest = await TcpDnsConnection.open(at, 1000, '127.0.75.1');
+      slowest.write(Buffer.from([0, 40, 1]));
+      await sleep(50);
+      const slow = await TcpDnsConnection.open(at, 1000, '127.0.75.2');
+      slow.write(Buffer.from([0, 40, 1]));
+      await sleep(50);
+      const newcomer = await answeredConnection(at, '127.0.75.3');
+      try {
+        assert.equal(await slowest.waitClosed(1000), true, 'the slowest made room');
+        assert.equal(slow.closed, false);
+        assert.equal(await stillServed(newcomer), true);
+      } finally {
+        for (const c of [slowest, slow, newcomer]) c.close();
+      }
+    });
+  });
+
+  it('keeps answering TCP queries while many addresses hold connections with messages that never complete', async () => {
+    // A bounded slowloris: 6 addresses × 6 connections against a cap of 24, each announcing 100
+    // octets and sending one every 100 ms, reconnecting whenever the server closes it.
+    const limits = { maxTcpConnections: 24, maxTcpConnectionsPerClient: 6, tcpMessageTimeoutMs: 400, tcpIdleTimeoutMs: 1000, tcpMaxLifetimeMs: 3000 };
+    await withServer('127.0.53.16', limits, async (at) => {
+      const attackers = new Set<Socket>();
+      let stopped = false;
+      const attack = (from: string): void => {
+        if (stopped) return;
+        const socket = connect({ host: at.host, port: at.port, localAddress: from });
+        attackers.add(socket);
+        socket.on('error', () => {});
+        socket.on('connect', () => socket.write(Buffer.from([0, 100])));
+        socket.on('close', () => {
+          attackers.delete(socket);
+          if (!stopped) setTimeout(() => attack(from), 50);
+        });
+      };
+      const trickle = setInterval(() => {
+        for (const socket of attackers) if (socket.writable) socket.write(Buffer.from([0x41]));
+      }, 100);
+      for (let a = 1; a <= 6; a++) for (let i = 0; i < 6; i++) attack(`127.0.76.${a}`);
+      try {
+        await sleep(300);
+        for (let round = 0; round < 4; round++) {
+          const connection = await TcpDnsConnection.open(at, 1000, '127.0.77.1');
+          try {
+            connection.write(frame(query('mail1.domain.test', 'A', { id: round })));
+            const [reply] = await connection.read(1, 1000);
+            assert.ok(reply, `query ${round + 1} answered during the attack`);
+            assert.deepEqual(decodeReply(reply).answer, ['mail1.domain.test 300 A 127.0.1.1']);
+          } finally {
+            connection.close();
+          }
+          await sleep(150);
+        }
+      } finally {
+        stopped = true;
+        clearInterval(trickle);
+        for (const socket of attackers) socket.destroy();
+      }
+    });
+  });
+
+  it('logs its warnings about misbehaving clients at a limited rate', async () => {
+    const log = memoryLogger();
+    const server = await startDnsServer({ listen: [{ host: '127.0.53.17', port: 0 }], zones: ZONES, transferAllow: [], logger: log, maxTcpConnections: 2 });
     const at = server.addresses[0] ?? LOCAL;
+    const opened: TcpDnsConnection[] = [];
+    const warnings = (): string[] => log.entries.filter((e) => e.level === 'warn').map((e) => e.msg ?? '');
     try {
-      const first = await TcpDnsConnection.open(at);
-      const second = await TcpDnsConnection.open(at);
-      // Let the server see both before the third arrives.
-      first.write(frame(query('mail1.domain.test', 'A')));
-      second.write(frame(query('mail1.domain.test', 'A')));
-      await first.read(1);
-      await second.read(1);
-      const third = await TcpDnsConnection.open(at);
-      assert.equal(await third.waitClosed(1000), true, 'the third connection is closed');
-      third.close();
-      first.close();
-      await first.waitClosed(500);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const [r] = await tcpExchange(at, frame(query('mail1.domain.test', 'A')));
-      assert.ok(r, 'a new connection is served once one has gone');
-      second.close();
+      for (let i = 0; i < 10; i++) {
+        const c = await TcpDnsConnection.open(at);
+        c.write(Buffer.from([0xff, 0xff]));
+        assert.equal(await c.waitClosed(1000), true, 'an oversized message closes the connection');
+        c.close();
+      }
+      assert.equal(warnings().length, 1, `10 oversized messages: one line (${JSON.stringify(warnings())})`);
+      for (let i = 0; i < 12; i++) opened.push(await answeredConnection(at, '127.0.78.1'));
+      assert.equal(warnings().length, 2, `and 10 connections closed at the cap: one more (${JSON.stringify(warnings())})`);
+    } finally {
+      for (const c of opened) c.close();
+      await server.close();
+    }
+  });
+
+  it('counts suppressed warnings into the next one it logs', () => {
+    const log = memoryLogger();
+    let t = 0;
+    const warn = rateLimitedWarn(log, 1000, () => t);
+    for (let i = 0; i < 5; i++) warn('kind', { i }, 'a warning');
+    warn('other', {}, 'another');
+    t = 1000;
+    warn('kind', { i: 5 }, 'a warning');
+    assert.deepEqual(
+      log.entries.map((e) => e.obj),
+      [{ i: 0 }, {}, { i: 5, suppressed: 4 }],
+    );
+  });
+});
+
+describe('startDnsServer: datagrams that cannot be answered', () => {
+  it('drops a datagram from source port 0 and keeps answering', async (t) => {
+    const log = memoryLogger();
+    const server = await startDnsServer({ listen: [{ host: '127.0.53.18', port: 0 }], zones: ZONES, transferAllow: [], logger: log });
+    try {
+      const at = server.addresses[0] ?? LOCAL;
+      const sent = sendFromPortZero(at, query('mail1.domain.test', 'A'));
+      if (!sent.sent) {
+        t.skip(`cannot send from port 0: ${sent.reason}`);
+        return;
+      }
+      for (let i = 0; i < 20 && !log.entries.some((e) => /port 0/.test(e.msg ?? '')); i++) await sleep(25);
+      assert.ok(log.entries.some((e) => /port 0/.test(e.msg ?? '')), 'the datagram arrived and was dropped');
+      const after = await udp(server, query('mail1.domain.test', 'A'));
+      assert.deepEqual(after?.answer, ['mail1.domain.test 300 A 127.0.1.1']);
     } finally {
       await server.close();
     }
   });
+
+  function fakeIo(overrides: Partial<DatagramIo> = {}): DatagramIo & { asked: number; sent: number; warned: string[] } {
+    const io = {
+      asked: 0,
+      sent: 0,
+      warned: [] as string[],
+      answer: (request: Buffer): Buffer[] => {
+        io.asked++;
+        return [request];
+      },
+      send: (): void => {
+        io.sent++;
+      },
+      warn: (kind: string): void => {
+        io.warned.push(kind);
+      },
+      ...overrides,
+    };
+    return io;
+  }
+
+  it('neither answers nor sends to a datagram from source port 0', () => {
+    const io = fakeIo();
+    onDatagram(query('mail1.domain.test', 'A'), { address: '127.0.0.1', port: 0 }, io);
+    assert.deepEqual([io.asked, io.sent], [0, 0]);
+    onDatagram(query('mail1.domain.test', 'A'), { address: '127.0.0.1', port: 53000 }, io);
+    assert.deepEqual([io.asked, io.sent], [1, 1]);
+  });
+
+  const throwing: Array<[string, Partial<DatagramIo>]> = [
+    ['a send that throws at once (as dgram does for a bad port)', { send: () => { throw new RangeError('ERR_SOCKET_BAD_PORT'); } }],
+    ['an answer that throws', { answer: () => { throw new Error('bug'); } }],
+    ['a warning that throws', { answer: () => { throw new Error('bug'); }, warn: () => { throw new Error('logger down'); } }],
+  ];
+  for (const [what, overrides] of throwing) {
+    it(`does not let ${what} out of the datagram handler`, () => {
+      assert.doesNotThrow(() => onDatagram(query('mail1.domain.test', 'A'), { address: '127.0.0.1', port: 53000 }, fakeIo(overrides)));
+    });
+  }
 });
 
 describe('startDnsServer: zones, addresses and errors', () => {
-  it('swaps zones atomically: every reply comes whole from the old set or the new one', async () => {
+  it('swaps zones atomically while queries are in flight: each reply is wholly one version, and both are seen', async () => {
     const server = await startDnsServer({ listen: [LOCAL], zones: v(1), transferAllow: [], logger: silentLogger });
     try {
-      const pending: Array<Promise<Reply | null>> = [];
-      for (let i = 0; i < 60; i++) {
-        if (i === 30) server.setZones(v(2));
-        pending.push(udp(server, query('swap.test', 'MX', { id: i })));
+      const replies: Reply[] = [];
+      let current = 1;
+      for (let round = 0; round < 10; round++) {
+        const batch = Array.from({ length: 8 }, (_, i) => udp(server, query('swap.test', 'MX', { id: round * 8 + i })));
+        // Swap as soon as the first of the batch is answered, while the rest are on their way.
+        const first = await batch[0];
+        current = 3 - current;
+        server.setZones(v(current));
+        for (const r of [first, ...(await Promise.all(batch.slice(1)))]) {
+          assert.ok(r, 'every query answered');
+          replies.push(r);
+        }
       }
-      const replies = await Promise.all(pending);
-      const versions = new Set<number>();
+      const seen = new Map<number, number>();
       for (const r of replies) {
-        assert.ok(r);
-        const serial = Number(/mx(\d)/.exec(r.answer[0] ?? '')?.[1]);
-        assert.deepEqual(r.answer, [`swap.test 300 MX 10 mx${serial}.swap.test`]);
-        assert.deepEqual(r.additional, [`mx${serial}.swap.test 300 A 127.0.2.${serial}`]);
-        versions.add(serial);
+        const serial = Number(/ MX 10 mx(\d)\./.exec(r.answer[0] ?? '')?.[1]);
+        assert.deepEqual(r.answer, [`swap.test 300 MX 10 mx${serial}.swap.test`], 'one MX, from one version');
+        assert.deepEqual(r.additional, [`mx${serial}.swap.test 300 A 127.0.2.${serial}`], 'its address from the same version');
+        seen.set(serial, (seen.get(serial) ?? 0) + 1);
       }
+      assert.deepEqual([...seen.keys()].sort(), [1, 2], 'both versions answered');
       const last = await udp(server, query('swap.test', 'SOA'));
-      assert.match(last?.answer[0] ?? '', / 2$/);
-      assert.ok(versions.has(2));
+      assert.match(last?.answer[0] ?? '', new RegExp(` ${current}$`), 'the last version set is the one served');
     } finally {
       await server.close();
     }

@@ -2,6 +2,7 @@
  * A bare DNS client for tests: raw bytes over UDP and TCP to a server on loopback, with every wait
  * bounded. It checks nothing about the replies: that is the tests' job.
  */
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
@@ -62,10 +63,11 @@ export class TcpDnsConnection {
     });
   }
 
-  static open(to: HostPort, timeoutMs = 1000): Promise<TcpDnsConnection> {
+  /** `from`: the local address to connect from (any 127/8 address works on loopback). */
+  static open(to: HostPort, timeoutMs = 1000, from?: string): Promise<TcpDnsConnection> {
     guard(to.host);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: to.host, port: to.port });
+      const socket = connect({ host: to.host, port: to.port, ...(from !== undefined ? { localAddress: from } : {}) });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`TCP connect to ${to.host}:${to.port} timed out`));
@@ -137,4 +139,30 @@ export async function tcpExchange(to: HostPort, framedQuery: Uint8Array, replies
   } finally {
     connection.close();
   }
+}
+
+/**
+ * Sends one UDP datagram to an IPv4 address from source port 0, which no ordinary socket can do: a
+ * raw socket builds the UDP header (through python3, since Node has no raw sockets). Needs root or
+ * CAP_NET_RAW; resolves to the reason when it cannot, so the caller can skip.
+ */
+export function sendFromPortZero(to: HostPort, message: Uint8Array): { sent: true } | { sent: false; reason: string } {
+  guard(to.host);
+  if (isIP(to.host) !== 4) return { sent: false, reason: 'only IPv4 is supported' };
+  const script = [
+    'import socket, struct, sys',
+    'dst, port, payload = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])',
+    '# source port 0, length, checksum 0 (none, RFC 768)',
+    "udp = struct.pack('!HHHH', 0, port, 8 + len(payload), 0) + payload",
+    'try:',
+    '    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)',
+    'except PermissionError as e:',
+    '    print(e); sys.exit(77)',
+    's.sendto(udp, (dst, 0))',
+  ].join('\n');
+  const run = spawnSync('python3', ['-c', script, to.host, String(to.port), Buffer.from(message).toString('hex')], { encoding: 'utf8', timeout: 5000 });
+  if (run.error !== undefined) return { sent: false, reason: `python3 not available: ${run.error.message}` };
+  if (run.status === 77) return { sent: false, reason: `raw sockets need root or CAP_NET_RAW (${run.stdout.trim()})` };
+  if (run.status !== 0) return { sent: false, reason: `python3 failed: ${run.stderr.trim()}` };
+  return { sent: true };
 }
