@@ -300,17 +300,17 @@ export class QueueRunner {
         delayed.push({ r, dsn: { ...base, action: 'delayed', status: o.status, willRetryUntil: new Date(message.receivedAt + maxAgeMs) } });
       }
     }
+    // Notices are queued before the outcomes are recorded: a crash in between sends a notice twice
+    // (at least once), where the other order could lose it.
+    if (failed.length > 0) await this.#notify(message, data, failed, 'failure');
+    if (delayed.length > 0) await this.#notify(message, data, delayed.map((d) => d.dsn), 'delay');
+    if (succeeded.length > 0) await this.#notify(message, data, succeeded, 'success');
     const recorded = await this.#o.store.recordResults(this.#o.owner, results);
     for (const o of outcomes) {
       this.#log.info({ event: `queue.${o.outcome}`, id: message.id, recipient: byId.get(o.recipientId)?.address, reply: o.reply }, `recipient ${o.outcome}`);
     }
     if (recorded.ignored.length === results.length && results.length > 0) return;
-    if (failed.length > 0) await this.#notify(message, data, failed, 'failure');
-    if (delayed.length > 0) {
-      await this.#notify(message, data, delayed.map((d) => d.dsn), 'delay');
-      await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
-    }
-    if (succeeded.length > 0) await this.#notify(message, data, succeeded, 'success');
+    if (delayed.length > 0) await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
     await this.#o.store.deleteIfFinal(message.id);
   }
 
