@@ -2,13 +2,15 @@
  * What the SMTP server asks of delivery for mail coming in: at RCPT, whether a recipient is
  * accepted (the router, and for a backup domain the backup verifier); at the end of the message,
  * the durable commit into the queue, after which the server may say 250 (DESIGN.md "Durability").
+ * The same hooks serve submission (`source: 'submission'`), where `submission.ts` adds the sender
+ * policy around them.
  */
 import { errorText } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { Reply, SmtpReplyError, withText } from '../core/smtp-reply.ts';
 import { encodeXtext } from '../smtp/proto/params.ts';
 import type { Recipient, SmtpHooks } from '../smtp/server/types.ts';
-import type { NewRecipient, QueueStore, AccountStore } from '../store/types.ts';
+import type { NewRecipient, QueueStore, AccountStore, QueueSource } from '../store/types.ts';
 import type { DomainConfig } from '../config/schema.ts';
 import type { BackupVerifier } from './backup-verify.ts';
 import { routeRecipient, type RoutedRecipient } from './router.ts';
@@ -21,6 +23,12 @@ export interface InboundOptions {
   onQueued: () => void;
   logger: Logger;
   now?: () => number;
+  /**
+   * 'mx' (the default): other domains only for authenticated sessions. 'submission': the server
+   * lets no one reach RCPT without logging in, so every recipient domain is accepted; messages are
+   * queued with source 'submission'.
+   */
+  source?: Extract<QueueSource, 'mx' | 'submission'>;
 }
 
 export function inboundHooks(o: InboundOptions): SmtpHooks {
@@ -37,7 +45,8 @@ export function inboundHooks(o: InboundOptions): SmtpHooks {
         domain = firstPrimary;
         local = 'postmaster';
       }
-      const r = await routeRecipient({ local, domain }, { domains: o.domains, accounts: o.store }, { mayRelay: session.authenticated !== null });
+      const mayRelay = o.source === 'submission' || session.authenticated !== null;
+      const r = await routeRecipient({ local, domain }, { domains: o.domains, accounts: o.store }, { mayRelay });
       if (r.kind === 'reject') throw new SmtpReplyError(r.reply);
       if (o.verifier !== null) {
         for (const x of r.recipients) {
@@ -72,7 +81,7 @@ export function inboundHooks(o: InboundOptions): SmtpHooks {
           ...(tx.mailParams.envid !== null ? { envid: encodeXtext(tx.mailParams.envid) } : {}),
           ...(tx.mailParams.ret !== null ? { ret: tx.mailParams.ret === 'HDRS' ? ('hdrs' as const) : ('full' as const) } : {}),
           data: message.data,
-          source: session.mode === 'submission' ? 'submission' : 'mx',
+          source: o.source ?? (session.mode === 'submission' ? 'submission' : 'mx'),
           recipients: [...recipients.values()],
         });
       } catch (err) {

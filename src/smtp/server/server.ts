@@ -1,13 +1,14 @@
 /**
  * The SMTP listener: TCP sockets on each listen address, one `SmtpSession` per connection, STARTTLS
- * by wrapping the same socket with node:tls, and the limits that belong to connections rather
+ * by wrapping the same socket with node:tls, implicit-TLS listeners (RFC 8314) that do the same
+ * before the greeting, and the limits that belong to connections rather
  * than to a conversation (per client address, in total, unread output). Everything a client does
  * to its socket ends at most its own session; socket errors are logged at debug and forgotten.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, isIP } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { createSecureContext, TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { ErrorCode, errorText, PosternError } from '../../core/errors.ts';
 import { formatHostPort } from '../../core/host-port.ts';
@@ -15,6 +16,8 @@ import type { HostPort } from '../../core/host-port.ts';
 import { silentLogger } from '../../core/logger.ts';
 import type { Logger } from '../../core/logger.ts';
 import { formatReply, Reply } from '../../core/smtp-reply.ts';
+import { isTlsSource, secureContextFor } from '../../tls/context.ts';
+import { fixedTlsSource } from '../../tls/types.ts';
 import { randomId, SmtpSession } from './session.ts';
 import type { SessionIo } from './session.ts';
 import { resolveLimits } from './types.ts';
@@ -33,21 +36,31 @@ interface Connection {
 export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpServer> {
   const limits = resolveLimits(options);
   const logger = (options.logger ?? silentLogger).child({ component: 'smtp' });
-  const secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : null;
+  const tls = options.tls ?? null;
+  // Built per handshake from the source's current material (cached until a reload replaces it).
+  const secureContext = tls === null ? null : secureContextFor(isTlsSource(tls) ? tls : fixedTlsSource(tls));
+  if (secureContext !== null) secureContext(); // bad material fails here, at start, not at the first client
+  const tlsListen = options.tlsListen ?? [];
+  if (tlsListen.length > 0 && secureContext === null) {
+    throw new PosternError(ErrorCode.Config, 'SMTP server: tls_listen needs a certificate (tls)');
+  }
   const connections = new Set<Connection>();
   const perIp = new Map<string, number>();
+  /** Implicit-TLS connections still in their handshake. */
+  const handshaking = new Set<{ session: null; destroy(): void }>();
   const servers: Server[] = [];
   const addresses: HostPort[] = [];
+  const tlsAddresses: HostPort[] = [];
   let closing = false;
   /** Connections waiting for their reverse lookup. */
   let pending = 0;
 
-  const onConnection = (socket: Socket): void => {
+  const onConnection = (socket: Socket, implicitTls: boolean): void => {
     socket.on('error', (err) => logger.debug({ err: errorText(err) }, 'socket error'));
     const remote = { address: plainAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
     const local = { address: plainAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     const fromIp = perIp.get(remote.address) ?? 0;
-    if (closing || pending + connections.size >= limits.maxConnections || fromIp >= limits.maxConnectionsPerIp) {
+    if (closing || pending + connections.size + handshaking.size >= limits.maxConnections || fromIp >= limits.maxConnectionsPerIp) {
       logger.info({ remote: remote.address, open: connections.size, fromIp }, 'connection refused: limit');
       socket.end(formatReply(closing ? Reply.ServiceUnavailable : Reply.TooManyConnections));
       socket.setTimeout(LINGER_MS, () => socket.destroy());
@@ -68,7 +81,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
     const log = logger.child({ cid, proto: 'smtp', remote: `${remote.address}:${remote.port}` });
     log.debug({ local: `${local.address}:${local.port}` }, 'connected');
     if (options.reverseName === undefined) {
-      serve(socket, { cid, log, remote, local, remoteName: null, release });
+      serve(socket, { cid, log, remote, local, remoteName: null, release, implicitTls });
       return;
     }
     // The greeting waits for the reverse lookup so the name is known before any command.
@@ -88,7 +101,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
           return;
         }
         socket.off('close', release);
-        serve(socket, { cid, log, remote, local, remoteName, release });
+        serve(socket, { cid, log, remote, local, remoteName, release, implicitTls });
       });
   };
 
@@ -101,10 +114,45 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
       local: { address: string; port: number };
       remoteName: string | null;
       release: () => void;
+      implicitTls: boolean;
     },
   ): void => {
     const log = c.log;
-    let current: Socket = socket;
+    if (c.implicitTls) {
+      // RFC 8314 §3.3: the handshake comes first; the greeting is the first thing sent inside TLS.
+      // Until it is done the connection counts toward the limits but has no session to shut down.
+      const handshake = { session: null, destroy: () => socket.destroy() };
+      handshaking.add(handshake);
+      socket.once('close', c.release);
+      upgrade(socket, secureContext, limits, null).then(
+        (tlsSocket) => {
+          handshaking.delete(handshake);
+          socket.off('close', c.release);
+          if (closing) {
+            tlsSocket.end(formatReply(Reply.ServiceUnavailable));
+            tlsSocket.once('close', c.release);
+            return;
+          }
+          run(socket, tlsSocket, c);
+        },
+        (err: unknown) => {
+          handshaking.delete(handshake);
+          log.debug({ err: errorText(err) }, 'TLS handshake failed');
+          socket.destroy();
+        },
+      );
+      return;
+    }
+    run(socket, socket, c);
+  };
+
+  const run = (
+    socket: Socket,
+    first: Socket,
+    c: { cid: string; log: Logger; remote: { address: string; port: number }; local: { address: string; port: number }; remoteName: string | null; release: () => void; implicitTls: boolean },
+  ): void => {
+    const log = c.log;
+    let current: Socket = first;
     const onData = (chunk: Buffer): void => session.receive(chunk);
     const io: SessionIo = {
       write(text) {
@@ -120,7 +168,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
         setTimeout(() => current.destroy(), LINGER_MS).unref();
       },
       startTls() {
-        return upgrade(socket, secureContext, limits, onData).then((tlsSocket) => {
+        return upgrade(current, secureContext, limits, onData).then((tlsSocket) => {
           current = tlsSocket;
         });
       },
@@ -143,6 +191,8 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
         logger: log,
         limits,
         tlsAvailable: secureContext !== null,
+        tls: c.implicitTls,
+        authenticator: options.authenticator ?? null,
         idFactory: options.idFactory ?? randomId,
         now: options.now ?? Date.now,
       },
@@ -150,7 +200,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
     );
     const connection: Connection = { session, destroy: () => current.destroy() };
     connections.add(connection);
-    socket.on('data', onData);
+    first.on('data', onData);
     socket.on('close', () => {
       connections.delete(connection);
       c.release();
@@ -158,19 +208,22 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
       log.debug({}, 'disconnected');
     });
     session.start();
-    socket.resume();
+    first.resume();
   };
 
+  const bind = async (at: HostPort, implicitTls: boolean): Promise<HostPort> => {
+    const server = createServer({ noDelay: true }, (socket) => onConnection(socket, implicitTls));
+    server.on('error', (err) => logger.error({ err: errorText(err) }, 'listener error'));
+    await listen(server, at);
+    servers.push(server);
+    const bound = server.address();
+    const address = typeof bound === 'object' && bound !== null ? { host: at.host, port: bound.port } : at;
+    logger.info({ listen: formatHostPort(address), mode: options.mode ?? 'mx', tls: implicitTls ? 'implicit' : secureContext !== null ? 'starttls' : 'none' }, 'SMTP listening');
+    return address;
+  };
   try {
-    for (const at of options.listen) {
-      const server = createServer({ noDelay: true }, onConnection);
-      server.on('error', (err) => logger.error({ err: errorText(err) }, 'listener error'));
-      await listen(server, at);
-      servers.push(server);
-      const bound = server.address();
-      addresses.push(typeof bound === 'object' && bound !== null ? { host: at.host, port: bound.port } : at);
-      logger.info({ listen: formatHostPort(addresses[addresses.length - 1] as HostPort), mode: options.mode ?? 'mx' }, 'SMTP listening');
-    }
+    for (const at of options.listen) addresses.push(await bind(at, false));
+    for (const at of tlsListen) tlsAddresses.push(await bind(at, true));
   } catch (err) {
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     throw err;
@@ -178,8 +231,9 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
 
   return {
     addresses,
+    tlsAddresses,
     get connectionCount() {
-      return connections.size;
+      return connections.size + handshaking.size;
     },
     async close() {
       if (closing) return;
@@ -194,6 +248,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<SmtpS
       await Promise.race([sessionsDone, deadline]);
       clearTimeout(timer);
       for (const c of connections) c.destroy();
+      for (const h of handshaking) h.destroy();
       await Promise.all(stopped);
     },
   };
@@ -220,14 +275,17 @@ function listen(server: Server, at: HostPort): Promise<void> {
   });
 }
 
-/** RFC 3207: the same connection, now TLS. Resolves once the handshake is done. */
-function upgrade(socket: Socket, context: SecureContext | null, limits: SmtpLimits, onData: (chunk: Buffer) => void): Promise<TLSSocket> {
+/**
+ * RFC 3207: the same connection, now TLS (or, for implicit TLS, from the start). Resolves once the
+ * handshake is done; `onData` then reads from the TLS socket.
+ */
+function upgrade(socket: Socket, context: (() => SecureContext) | null, limits: SmtpLimits, onData: ((chunk: Buffer) => void) | null): Promise<TLSSocket> {
   if (context === null) return Promise.reject(new Error('no TLS configured'));
   // Bytes that reach us in clear text from now on are the client's pipelined input after
   // STARTTLS; the session discards them, and the TLS layer takes the socket from here.
-  socket.removeListener('data', onData);
+  if (onData !== null) socket.removeListener('data', onData);
   return new Promise((resolve, reject) => {
-    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context });
+    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context() });
     const timer = setTimeout(() => {
       tlsSocket.destroy();
       reject(new Error('TLS handshake timed out'));
@@ -235,7 +293,7 @@ function upgrade(socket: Socket, context: SecureContext | null, limits: SmtpLimi
     timer.unref();
     tlsSocket.once('secure', () => {
       clearTimeout(timer);
-      tlsSocket.on('data', onData);
+      if (onData !== null) tlsSocket.on('data', onData);
       resolve(tlsSocket);
     });
     tlsSocket.on('error', (err) => {

@@ -11,6 +11,8 @@
  * server.
  */
 import { randomBytes } from 'node:crypto';
+import { decodeLoginStep, decodePlain, encodeBase64 } from '../../auth/sasl.ts';
+import type { AuthResult, Authenticator } from '../../auth/types.ts';
 import { errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { formatReply, reply, Reply, replyText, SmtpReplyError, withText } from '../../core/smtp-reply.ts';
@@ -54,8 +56,10 @@ export interface SessionOptions {
   limits: SmtpLimits;
   /** STARTTLS is offered. */
   tlsAvailable: boolean;
-  /** The connection is already TLS (implicit TLS, port 465, a later issue). */
+  /** The connection is already TLS (implicit TLS, RFC 8314: port 465). */
   tls?: boolean;
+  /** Checks AUTH; null or absent: AUTH is not offered. */
+  authenticator?: Authenticator | null;
   idFactory: () => string;
   now: () => number;
 }
@@ -76,6 +80,21 @@ const Msg = {
   TlsActive: withText(Reply.BadSequence, 'TLS is already active'),
   NoTls: reply(502, '5.5.1', 'STARTTLS not available'),
   AuthLater: reply(502, '5.5.1', 'AUTH not available'),
+  // RFC 4954 §4 and §6.
+  AuthOk: reply(235, '2.7.0', 'authentication successful'),
+  AuthFailed: reply(535, '5.7.8', 'authentication credentials invalid'),
+  AuthTemporary: reply(454, '4.7.0', 'temporary authentication failure, try again later'),
+  AuthAlready: withText(Reply.BadSequence, 'already authenticated'),
+  AuthInTransaction: withText(Reply.BadSequence, 'AUTH is not allowed during a mail transaction'),
+  AuthMechanism: reply(504, '5.5.4', 'unrecognised authentication type: use PLAIN or LOGIN'),
+  AuthNeedsTls: reply(538, '5.7.11', 'encryption required for requested authentication mechanism: issue STARTTLS first'),
+  AuthCancelled: reply(501, '5.7.0', 'authentication cancelled'),
+  AuthBadBase64: reply(501, '5.5.2', 'cannot decode the base64 response'),
+  AuthLineTooLong: reply(500, '5.5.6', 'authentication exchange line is too long'),
+  TooManyAuthFailures: reply(421, '4.7.0', 'too many failed logins, closing the connection'),
+  // RFC 6409 §4.3 (and RFC 3207 §4 for the text): submission needs a login, and a login needs TLS.
+  AuthRequired: withText(Reply.AuthRequired, 'Authentication required'),
+  StartTlsFirst: withText(Reply.MustIssueStartTls, 'Must issue a STARTTLS command first'),
   Vrfy: reply(252, '2.5.2', 'cannot verify the user, but will accept the message and attempt delivery'),
   Help: reply(214, '2.0.0', 'see RFC 5321'),
   Reset: withText(Reply.Ok, 'reset'),
@@ -101,6 +120,13 @@ type State = 'command' | 'data' | 'bdat' | 'tls' | 'closed';
 
 type Helo = { verb: 'EHLO' | 'HELO' | 'LHLO'; domain: string };
 
+/** An AUTH exchange waiting for the client's next base64 line (RFC 4954 §4). */
+type AuthExchange = { mechanism: 'PLAIN' } | { mechanism: 'LOGIN'; username: string | null };
+
+/** RFC 4954 §4: the challenges of LOGIN, base64 of "Username:" and "Password:". */
+const LOGIN_USERNAME = encodeBase64('Username:');
+const LOGIN_PASSWORD = encodeBase64('Password:');
+
 export class SmtpSession {
   readonly #o: SessionOptions;
   readonly #io: SessionIo;
@@ -117,6 +143,8 @@ export class SmtpSession {
   #shuttingDown = false;
 
   #helo: Helo | null = null;
+  #authExchange: AuthExchange | null = null;
+  #authFailures = 0;
   #tx: Transaction | null = null;
   /** RCPT commands tried in this transaction, accepted or not. */
   #rcptTried = 0;
@@ -250,12 +278,18 @@ export class SmtpSession {
         const r = this.#lines.next();
         this.#queued = this.#lines.buffered;
         if (r.kind === 'need-more') return false;
+        if (r.kind === 'error' && this.#authExchange !== null) {
+          this.#authExchange = null;
+          this.#protocolError(Msg.AuthLineTooLong);
+          return true;
+        }
         if (r.kind === 'error') {
           this.#log.debug({ dir: 'in', problem: r.problem }, 'bad command line');
           this.#protocolError(r.problem === 'line-too-long' ? Msg.LineTooLong : Msg.BareLfInCommand);
           return true;
         }
-        await this.#command(r.line);
+        if (this.#authExchange !== null) await this.#authResponse(r.line);
+        else await this.#command(r.line);
         return true;
       }
       case 'data':
@@ -335,9 +369,7 @@ export class SmtpSession {
       case 'STARTTLS':
         return this.#startTls();
       case 'AUTH':
-        // The submission issue adds an authenticator; the session's `authenticated` state and the
-        // ESMTPA Received keyword are ready for it.
-        return this.#protocolError(Msg.AuthLater);
+        return this.#authCommand(cmd);
     }
   }
 
@@ -361,6 +393,8 @@ export class SmtpSession {
       'CHUNKING',
     ];
     if (this.#o.tlsAvailable && !this.#info.tls) lines.push('STARTTLS');
+    // RFC 4954 §4: passwords only over TLS, so AUTH is not even offered before it.
+    if (this.#authOffered()) lines.push('AUTH PLAIN LOGIN');
     lines.push('DSN');
     this.#reply(reply(250, null, ...lines));
   }
@@ -373,6 +407,9 @@ export class SmtpSession {
 
   async #mail(cmd: Extract<Command, { verb: 'MAIL' }>): Promise<void> {
     if (!this.#needHello()) return;
+    if (this.#o.mode === 'submission' && this.#info.authenticated === null) {
+      return this.#reply(this.#o.tlsAvailable && !this.#info.tls ? Msg.StartTlsFirst : Msg.AuthRequired);
+    }
     if (this.#tx !== null) return this.#protocolError(Msg.NestedMail);
     const p = cmd.params;
     const anyParam = p.size !== null || p.body !== null || p.smtputf8 || p.ret !== null || p.envid !== null;
@@ -458,6 +495,7 @@ export class SmtpSession {
         this.#resetTransaction();
         this.#helo = null;
         this.#info.helo = null;
+        this.#info.authenticated = null;
         this.#info.tls = true;
         this.#state = 'command';
         this.#log.debug({}, 'TLS started');
@@ -468,6 +506,117 @@ export class SmtpSession {
         this.#end();
       },
     );
+  }
+
+  // ---- AUTH (RFC 4954) ----
+
+  #authOffered(): boolean {
+    return this.#o.authenticator !== undefined && this.#o.authenticator !== null && this.#info.tls && this.#o.mode !== 'lmtp';
+  }
+
+  async #authCommand(cmd: Extract<Command, { verb: 'AUTH' }>): Promise<void> {
+    if (this.#o.authenticator === undefined || this.#o.authenticator === null || this.#o.mode === 'lmtp') return this.#protocolError(Msg.AuthLater);
+    if (!this.#needHello()) return;
+    if (!this.#info.tls) return this.#reply(Msg.AuthNeedsTls);
+    if (this.#info.authenticated !== null) return this.#protocolError(Msg.AuthAlready);
+    if (this.#tx !== null) return this.#protocolError(Msg.AuthInTransaction);
+    // RFC 4954 §4: "=" is an initial response of zero length.
+    const initial = cmd.initialResponse === '=' ? '' : cmd.initialResponse;
+    switch (cmd.mechanism) {
+      case 'PLAIN':
+        if (initial === null) {
+          this.#authExchange = { mechanism: 'PLAIN' };
+          return this.#sendContinue('');
+        }
+        return this.#plain(initial);
+      case 'LOGIN': {
+        if (initial === null || initial === '') {
+          this.#authExchange = { mechanism: 'LOGIN', username: null };
+          return this.#sendContinue(LOGIN_USERNAME);
+        }
+        const username = decodeLoginStep(initial);
+        if (username === null) return this.#protocolError(Msg.AuthBadBase64);
+        this.#authExchange = { mechanism: 'LOGIN', username };
+        return this.#sendContinue(LOGIN_PASSWORD);
+      }
+      default:
+        return this.#protocolError(Msg.AuthMechanism);
+    }
+  }
+
+  /** A line of an AUTH exchange: never a command, never logged as sent. */
+  async #authResponse(line: Uint8Array): Promise<void> {
+    const exchange = this.#authExchange as AuthExchange;
+    this.#authExchange = null;
+    const text = new TextDecoder().decode(line).trim();
+    this.#trace('in', text === '*' ? '*' : '***');
+    // RFC 4954 §4: "*" cancels the exchange.
+    if (text === '*') return this.#protocolError(Msg.AuthCancelled);
+    if (exchange.mechanism === 'PLAIN') return this.#plain(text);
+    const step = decodeLoginStep(text);
+    if (step === null) return this.#protocolError(Msg.AuthBadBase64);
+    if (exchange.username === null) {
+      this.#authExchange = { mechanism: 'LOGIN', username: step };
+      return this.#sendContinue(LOGIN_PASSWORD);
+    }
+    return this.#login(exchange.username, step);
+  }
+
+  async #plain(response: string): Promise<void> {
+    const plain = decodePlain(response);
+    if (!plain.ok) {
+      if (plain.reason === 'not base64') return this.#protocolError(Msg.AuthBadBase64);
+      this.#log.info({ reason: plain.reason }, 'AUTH PLAIN malformed');
+      return this.#authFailed();
+    }
+    // RFC 4616 §2: acting as another user is not something we offer.
+    if (plain.authzid !== '' && plain.authzid.toLowerCase() !== plain.username.toLowerCase()) {
+      this.#log.info({ username: plain.username }, 'AUTH PLAIN with another authorization identity');
+      return this.#authFailed();
+    }
+    return this.#login(plain.username, plain.password);
+  }
+
+  async #login(username: string, password: string): Promise<void> {
+    const authenticator = this.#o.authenticator as Authenticator;
+    let result: AuthResult;
+    try {
+      result = await authenticator.authenticate({
+        username,
+        password,
+        remoteAddress: this.#info.remote.address,
+        service: 'submission',
+      });
+    } catch (err) {
+      this.#log.error({ err: errorText(err) }, 'authenticator failed');
+      return this.#reply(Msg.AuthTemporary);
+    }
+    if (this.#state === 'closed') return;
+    if (result.ok) {
+      this.#info.authenticated = result.address;
+      this.#log.info({ user: result.address }, 'authenticated');
+      return this.#reply(Msg.AuthOk);
+    }
+    if (result.locked) return this.#reply(Msg.AuthTemporary);
+    return this.#authFailed();
+  }
+
+  /** RFC 4954 §4: `"334" SP [base64] CRLF`: the space stays even when the challenge is empty
+   *  (formatReply trims it), since some clients look for it. */
+  #sendContinue(challenge: string): void {
+    if (this.#state === 'closed') return;
+    this.#trace('out', `334 ${challenge}`);
+    this.#out.push(`334 ${challenge}\r\n`);
+  }
+
+  #authFailed(): void {
+    this.#reply(Msg.AuthFailed);
+    this.#authFailures++;
+    if (this.#authFailures >= this.#o.limits.maxAuthFailures) {
+      this.#log.info({ failures: this.#authFailures }, 'too many failed logins');
+      this.#send(Msg.TooManyAuthFailures);
+      this.#close();
+    }
   }
 
   // ---- message content ----

@@ -7,6 +7,8 @@
 import type { HostPort } from '../../core/host-port.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SmtpReply } from '../../core/smtp-reply.ts';
+import type { Authenticator } from '../../auth/types.ts';
+import type { TlsSource } from '../../tls/types.ts';
 import type { Mailbox } from '../proto/mailbox.ts';
 import type { MailParams, RcptParams } from '../proto/params.ts';
 
@@ -55,6 +57,7 @@ export interface SmtpHooks {
   deliver(message: DeliveredMessage, session: SessionInfo): Promise<void | SmtpReply[]>;
 }
 
+/** Fixed TLS material; a `TlsSource` is the same thing with reloads. */
 export interface TlsOptions {
   /** PEM. */
   key: string;
@@ -83,6 +86,8 @@ export interface SmtpLimits {
   maxConnections: number;
   /** How long close() waits for busy sessions before cutting them off. */
   shutdownTimeoutMs: number;
+  /** Failed AUTH exchanges in one session before 421 and close (the authenticator slows each one). */
+  maxAuthFailures: number;
 }
 
 export interface SmtpServerOptions extends Partial<SmtpLimits> {
@@ -93,8 +98,15 @@ export interface SmtpServerOptions extends Partial<SmtpLimits> {
   mode?: SmtpMode;
   hooks: SmtpHooks;
   logger?: Logger;
-  /** A key and certificate enable STARTTLS; null (the default) leaves it out. */
-  tls?: TlsOptions | null;
+  /** Where to listen with TLS from the first byte (RFC 8314 implicit TLS: 465); needs `tls`. */
+  tlsListen?: readonly HostPort[];
+  /** The certificate: enables STARTTLS on `listen` and serves `tlsListen`. A source is read at each
+   *  handshake, so a reload reaches new connections; fixed material is accepted too. Null (the
+   *  default) leaves TLS out. */
+  tls?: TlsSource | TlsOptions | null;
+  /** Checks AUTH PLAIN and LOGIN (RFC 4954), offered only over TLS. Null (the default): no AUTH. In
+   *  mode 'submission' a client must authenticate before MAIL. */
+  authenticator?: Authenticator | null;
   /** Queue ids, one per message. Default: 16 random base32 characters. */
   idFactory?: () => string;
   /** The clock, in epoch milliseconds. */
@@ -106,6 +118,8 @@ export interface SmtpServerOptions extends Partial<SmtpLimits> {
 export interface SmtpServer {
   /** What is actually bound (port 0 resolved). */
   readonly addresses: readonly HostPort[];
+  /** What the implicit-TLS listeners (`tlsListen`) actually bound, in order. */
+  readonly tlsAddresses: readonly HostPort[];
   /** Connections open now. */
   readonly connectionCount: number;
   /** Graceful: stops accepting, answers 421 to sessions waiting for a command, lets busy sessions
@@ -125,6 +139,7 @@ export const defaultLimits: SmtpLimits = {
   maxConnectionsPerIp: 20,
   maxConnections: 1000,
   shutdownTimeoutMs: 10_000,
+  maxAuthFailures: 5,
 };
 
 /** The limits of `options` with defaults filled in. */

@@ -4,7 +4,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { certificatePaths, ensureSelfSignedCertificate } from './certificate.ts';
+import { certificatePaths, ensureSelfSignedCertificate } from './self-signed.ts';
 
 describe('ensureSelfSignedCertificate', () => {
   it('generates a certificate for the host once, with the key readable by the owner only, and reuses it', async () => {
