@@ -256,6 +256,172 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
+    describe('IMAP: mailboxes, flags, copy, expunge and changes', () => {
+      const A = 'imap@example.test';
+      const add = (s: Store, text: string, more: { mailbox?: string; flags?: string[] } = {}) =>
+        s.append({ address: A, data: bytes(text), internalDate: T0, ...more });
+
+      test('creates, lists, renames with children and deletes mailboxes, refusing names taken or INBOX', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        const work = await s.createMailbox({ address: A, name: 'Work', now: T0 });
+        assert.equal(work.uidNext, 1);
+        await s.createMailbox({ address: A, name: 'Work/2026', now: T0 });
+        await rejectsWith(s.createMailbox({ address: A, name: 'Work', now: T0 }), StoreErrorCode.Invalid);
+        await rejectsWith(s.createMailbox({ address: A, name: 'inbox', now: T0 }), StoreErrorCode.Invalid);
+        await rejectsWith(s.createMailbox({ address: 'nobody@example.test', name: 'X', now: T0 }), StoreErrorCode.NotFound);
+        await add(s, 'w', { mailbox: 'Work/2026' });
+        await s.renameMailbox({ address: A, from: 'Work', to: 'Jobs', delimiter: '/' });
+        const names = (await s.listMailboxes(A))?.map((m) => m.name);
+        assert.ok(names?.includes('Jobs') && names.includes('Jobs/2026') && !names.includes('Work'));
+        assert.equal((await s.getMailbox({ address: A, mailbox: 'Jobs' }))?.uidValidity, work.uidValidity, 'a rename keeps UIDVALIDITY');
+        assert.equal(await s.countMessages({ address: A, mailbox: 'Jobs/2026' }), 1);
+        await rejectsWith(s.renameMailbox({ address: A, from: 'Jobs', to: 'Sent', delimiter: '/' }), StoreErrorCode.Invalid);
+        await rejectsWith(s.renameMailbox({ address: A, from: 'Nope', to: 'X', delimiter: '/' }), StoreErrorCode.NotFound);
+        assert.equal(await s.deleteMailbox({ address: A, mailbox: 'Jobs/2026' }), true);
+        assert.equal(await s.deleteMailbox({ address: A, mailbox: 'Jobs/2026' }), false);
+        await rejectsWith(s.deleteMailbox({ address: A, mailbox: 'INBOX' }), StoreErrorCode.Invalid);
+        // Recreated under a used name, it gets a new UIDVALIDITY (RFC 3501 §2.3.1.1).
+        const again = await s.createMailbox({ address: A, name: 'Work', now: T0 });
+        assert.notEqual(again.uidValidity, work.uidValidity);
+      });
+
+      test('renaming INBOX moves its messages to the new mailbox and leaves INBOX empty', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'one');
+        await add(s, 'two');
+        await s.renameMailbox({ address: A, from: 'inbox', to: 'Old', delimiter: '/' });
+        assert.equal(await s.countMessages({ address: A }), 0);
+        assert.deepEqual(
+          (await s.listMessages({ address: A, mailbox: 'Old' }))?.map((m) => m.uid),
+          [1, 2],
+        );
+        assert.equal((await add(s, 'three')).uid, 3, 'INBOX keeps counting UIDs');
+      });
+
+      test('keeps subscriptions as names: the default mailboxes are subscribed, others on request', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        assert.deepEqual(await s.listSubscriptions(A), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+        await s.setSubscribed({ address: A, mailbox: 'Later', subscribed: true });
+        await s.setSubscribed({ address: A, mailbox: 'Later', subscribed: true });
+        await s.setSubscribed({ address: A, mailbox: 'Junk', subscribed: false });
+        assert.deepEqual(await s.listSubscriptions(A), ['Archive', 'Drafts', 'INBOX', 'Later', 'Sent', 'Trash']);
+        assert.equal(await s.listSubscriptions('nobody@example.test'), null);
+      });
+
+      test('adds, removes and replaces flags, system flags in any case, never storing \\Recent', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'a', { flags: ['\\seen'] });
+        await add(s, 'b');
+        const ref = { address: A };
+        let changed = await s.setFlags({ ...ref, uids: [1, 2, 99], operation: 'add', flags: ['\\FLAGGED', '$Work', '\\Recent'] });
+        assert.deepEqual(
+          changed.map((m) => [m.uid, m.flags]),
+          [
+            [1, ['\\Seen', '\\Flagged', '$Work']],
+            [2, ['\\Flagged', '$Work']],
+          ],
+        );
+        changed = await s.setFlags({ ...ref, uids: [1, 2], operation: 'remove', flags: ['\\seen'] });
+        assert.deepEqual(
+          changed.map((m) => m.uid),
+          [1],
+          'only messages whose flags changed',
+        );
+        changed = await s.setFlags({ ...ref, uids: [2], operation: 'replace', flags: ['\\Answered'] });
+        assert.deepEqual((await s.listMessages(ref))?.map((m) => m.flags), [['\\Flagged', '$Work'], ['\\Answered']]);
+      });
+
+      test('expunges messages flagged \\Deleted, or only those among given UIDs, and reports them as changes', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        for (const t of ['1', '2', '3', '4']) await add(s, t);
+        const ref = { address: A };
+        const before = await s.getMailboxStatus(ref);
+        await s.setFlags({ ...ref, uids: [1, 2, 4], operation: 'add', flags: ['\\Deleted'] });
+        assert.deepEqual(await s.expunge({ ...ref, uids: [2, 3] }), [2]);
+        assert.deepEqual(await s.expunge(ref), [1, 4]);
+        assert.deepEqual(await s.expunge(ref), []);
+        const changes = await s.mailboxChanges({ ...ref, since: before?.highestModseq ?? 0 });
+        assert.deepEqual(changes?.expunged, [1, 2, 4]);
+        assert.deepEqual(changes?.changed, [], 'message 3 was not touched; the others are gone');
+      });
+
+      test('copies and moves messages under new target UIDs, keeping flags and dates', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'one', { flags: ['\\Seen'] });
+        await add(s, 'two');
+        await add(s, 'three');
+        await add(s, 'x', { mailbox: 'Archive' });
+        const archive = await s.getMailbox({ address: A, mailbox: 'Archive' });
+        const copy = await s.copyMessages({ address: A, from: 'INBOX', to: 'Archive', uids: [3, 1, 42] });
+        assert.deepEqual(copy, {
+          uidValidity: archive?.uidValidity,
+          uids: [
+            [1, 2],
+            [3, 3],
+          ],
+        });
+        assert.deepEqual(
+          (await s.listMessages({ address: A, mailbox: 'Archive' }))?.map((m) => [m.uid, m.flags, m.internalDate]),
+          [
+            [1, [], T0],
+            [2, ['\\Seen'], T0],
+            [3, [], T0],
+          ],
+        );
+        assert.equal(text(await s.readMessage({ address: A, mailbox: 'Archive', uid: 3 })), 'three');
+        const moved = await s.copyMessages({ address: A, from: 'INBOX', to: 'Trash', uids: [2], move: true });
+        assert.deepEqual(moved.uids, [[2, 1]]);
+        assert.deepEqual(
+          (await s.listMessages({ address: A }))?.map((m) => m.uid),
+          [1, 3],
+        );
+        await rejectsWith(s.copyMessages({ address: A, from: 'INBOX', to: 'Nope', uids: [1] }), StoreErrorCode.NotFound);
+      });
+
+      test('reports appends, flag changes and deletions since a modseq, and announces them to watchers', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        const seen: string[] = [];
+        const stop = s.watchMailboxes((c) => seen.push(`${c.kind}:${c.account}`));
+        await add(s, 'one');
+        const mid = await s.getMailboxStatus({ address: A });
+        assert.ok(mid !== null && mid.highestModseq > 0);
+        await add(s, 'two');
+        await s.setFlags({ address: A, uids: [1], operation: 'add', flags: ['\\Seen'] });
+        await add(s, 'three');
+        assert.equal(await s.deleteMessage({ address: A, uid: 3 }), true);
+        const changes = await s.mailboxChanges({ address: A, since: mid.highestModseq });
+        assert.deepEqual(
+          changes?.changed.map((m) => [m.uid, m.flags]),
+          [
+            [1, ['\\Seen']],
+            [2, []],
+          ],
+        );
+        assert.deepEqual(changes?.expunged, [3]);
+        assert.deepEqual(seen, ['append:' + A, 'append:' + A, 'flags:' + A, 'append:' + A, 'expunge:' + A]);
+        stop();
+        await add(s, 'four');
+        assert.equal(seen.length, 5, 'no notice after the watcher stopped');
+        const status = await s.getMailboxStatus({ address: A });
+        assert.deepEqual([status?.messages, status?.unseen], [3, 2]);
+        assert.equal(await s.mailboxChanges({ address: A, mailbox: 'Nope', since: 0 }), null);
+      });
+
+      test('hands \\Recent to the first claimer only (RFC 3501 §2.3.2)', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'one');
+        await add(s, 'two');
+        assert.equal((await s.getMailboxStatus({ address: A }))?.recent, 2);
+        assert.equal(await s.claimRecent({ address: A, upTo: 2 }), 0, 'the first session sees UIDs 1 and 2 as recent');
+        assert.equal(await s.claimRecent({ address: A, upTo: 2 }), 2, 'the second sees none');
+        await add(s, 'three');
+        const status = await s.getMailboxStatus({ address: A });
+        assert.deepEqual([status?.recent, status?.recentUid], [1, 2]);
+        assert.equal(await s.claimRecent({ address: A, upTo: 1 }), 2, 'the mark never goes down');
+        assert.equal((await s.getMailboxStatus({ address: A }))?.recentUid, 2);
+      });
+    });
+
     describe('queue: enqueue', () => {
       test('keeps the envelope, the recipients and the bytes of an enqueued message', async (s) => {
         const m = msg('m1', T0, [

@@ -107,6 +107,102 @@ export interface MailboxStore {
   countMessages(ref: MailboxRef): Promise<number>;
   /** Removes one message; its UID is never given out again. */
   deleteMessage(ref: MailboxRef & { uid: number }): Promise<boolean>;
+
+  // What IMAP needs beyond reading and filing (RFC 3501). Every change below, and every append
+  // and delete above, raises the mailbox's modseq and is announced to `watchMailboxes` listeners
+  // in this process once committed; another process learns of it by comparing `highestModseq`.
+
+  /**
+   * Creates a mailbox. Throws `POSTERN_STORE_NOT_FOUND` when there is no such account and
+   * `POSTERN_STORE_INVALID` when the name is taken (INBOX in any case included) or empty.
+   */
+  createMailbox(options: { address: string; name: string; specialUse?: SpecialUse | null; now?: number }): Promise<Mailbox>;
+  /** Deletes one mailbox with its messages (not its children). INBOX cannot go: `POSTERN_STORE_INVALID`. */
+  deleteMailbox(ref: MailboxRef & { mailbox: string }): Promise<boolean>;
+  /**
+   * RFC 3501 §6.3.5: renames the mailbox and every mailbox under it (`from` + delimiter …). The
+   * mailboxes keep their UIDVALIDITY and messages. Renaming INBOX moves its messages into a new
+   * mailbox of that name and leaves INBOX empty. `POSTERN_STORE_NOT_FOUND` when `from` does not
+   * exist, `POSTERN_STORE_INVALID` when `to` (or a renamed child) exists.
+   */
+  renameMailbox(options: { address: string; from: string; to: string; delimiter: string; now?: number }): Promise<void>;
+  /** Subscriptions are names, and may outlive their mailbox (RFC 3501 §6.3.6). */
+  setSubscribed(options: { address: string; mailbox: string; subscribed: boolean }): Promise<void>;
+  /** Null when there is no such account. Sorted. */
+  listSubscriptions(address: string): Promise<string[] | null>;
+
+  /** Counts and change state of one mailbox; null when it does not exist. */
+  getMailboxStatus(ref: MailboxRef): Promise<MailboxStatus | null>;
+  /** Like listMessages, with each message's modseq. */
+  listMessageStates(ref: MailboxRef): Promise<MessageState[] | null>;
+  /** What changed after modseq `since`: appended or re-flagged messages, expunged UIDs. */
+  mailboxChanges(ref: MailboxRef & { since: number }): Promise<MailboxChanges | null>;
+  /**
+   * RFC 3501 §2.3.2: the first session to learn of a message sees it as \Recent. Raises the
+   * mailbox's "announced as recent" mark to `upTo` and returns the mark before: the caller's
+   * recent messages are the UIDs above that and up to `upTo`. Null when the mailbox is gone.
+   */
+  claimRecent(ref: MailboxRef & { upTo: number }): Promise<number | null>;
+  /**
+   * Adds, removes or replaces flags of the messages with these UIDs (missing UIDs are skipped).
+   * System flags are matched without regard to case and stored in their RFC 3501 spelling;
+   * \Recent is never stored. Returns the messages whose flags changed, in UID order.
+   */
+  setFlags(ref: MailboxRef & { uids: readonly number[]; operation: FlagOperation; flags: readonly string[] }): Promise<MessageState[]>;
+  /**
+   * Copies (or, with `move`, moves: RFC 6851) the messages with these UIDs into `to`, each under
+   * a new UID of the target, in source UID order, keeping flags and internal date.
+   * `POSTERN_STORE_NOT_FOUND` when either mailbox does not exist.
+   */
+  copyMessages(options: { address: string; from: string; to: string; uids: readonly number[]; move?: boolean }): Promise<CopyResult>;
+  /** Removes the messages flagged \Deleted (only among `uids` when given: UID EXPUNGE). Returns their UIDs, ascending. */
+  expunge(ref: MailboxRef & { uids?: readonly number[] }): Promise<number[]>;
+  /** In-process change notices, after commit. Returns the function that stops listening. */
+  watchMailboxes(listener: (change: MailboxChange) => void): () => void;
+}
+
+export interface MessageState extends MessageSummary {
+  /** The mailbox's modseq when this message was appended or last re-flagged. */
+  modseq: number;
+}
+
+export interface MailboxStatus {
+  mailbox: Mailbox;
+  messages: number;
+  /** Messages without \Seen. */
+  unseen: number;
+  /** Messages above `recentUid`: not yet announced as recent to any session. */
+  recent: number;
+  recentUid: number;
+  /** Grows with every change to the mailbox's messages; a poll compares it. */
+  highestModseq: number;
+}
+
+export interface MailboxChanges {
+  highestModseq: number;
+  /** Appended or re-flagged after `since`, in UID order. */
+  changed: MessageState[];
+  /** Expunged after `since`, ascending. */
+  expunged: number[];
+}
+
+export type FlagOperation = 'add' | 'remove' | 'replace';
+
+export interface CopyResult {
+  /** Of the target mailbox (RFC 4315 COPYUID). */
+  uidValidity: number;
+  /** [source UID, target UID], in source UID order. */
+  uids: Array<[number, number]>;
+}
+
+export interface MailboxChange {
+  /** The account's address, lower-case (the comparison key). */
+  account: string;
+  mailboxId: number;
+  /** The mailbox's modseq after the change; 0 for `mailboxes` changes. */
+  modseq: number;
+  /** `mailboxes`: a mailbox of the account was created, deleted or renamed. */
+  kind: 'append' | 'flags' | 'expunge' | 'mailboxes';
 }
 
 // ---------------------------------------------------------------------------------------------

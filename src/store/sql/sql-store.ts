@@ -7,6 +7,7 @@
  */
 import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
 import type { Logger } from '../../core/logger.ts';
+export { mailboxName } from './mailbox-rows.ts';
 import { normalizeAddress, requireAddress, requireAlias } from '../address.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import type {
@@ -19,7 +20,7 @@ import type {
   DomainCount,
   DsnRet,
   Mailbox,
-  MailboxRef,
+  MailboxChange,
   MessageSummary,
   NewQueuedMessage,
   QueuedMessage,
@@ -33,6 +34,8 @@ import type {
   Store,
 } from '../types.ts';
 import { createGroupCommitter, type WriteOutcome } from './group-commit.ts';
+import { mailboxOps, normalizeFlags } from './mailbox-ops.ts';
+import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox } from './mailbox-rows.ts';
 import type { Database, QueueMessagesTable, QueueRecipientsTable } from './tables.ts';
 
 export interface SqlCapabilities {
@@ -63,11 +66,6 @@ export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: Specia
 // Keeps each multi-row statement well under SQLite's and PostgreSQL's bound-parameter limits.
 const CHUNK = 200;
 
-/** RFC 3501 §5.1: INBOX is case-insensitive; every other name is as given. */
-export function mailboxName(name: string | undefined): string {
-  if (name === undefined || name.toUpperCase() === 'INBOX') return 'INBOX';
-  return name;
-}
 
 // PostgreSQL's driver returns BIGINT as a string; Number() makes one mapping serve both engines.
 const num = (v: unknown): number => Number(v);
@@ -138,6 +136,17 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   const { db, capabilities, logger, now } = options;
   const committer = createGroupCommitter({ db, logger });
   let closed = false;
+  const watchers = new Set<(change: MailboxChange) => void>();
+
+  function emit(change: MailboxChange): void {
+    for (const w of watchers) {
+      try {
+        w(change);
+      } catch (err) {
+        logger.error({ err }, 'mailbox watcher failed');
+      }
+    }
+  }
 
   function live(): void {
     if (closed) throw new StoreError(StoreErrorCode.Closed, 'the store is closed');
@@ -150,37 +159,9 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     return { id: num(r.id), address: r.address, passwordHash: r.password_hash, createdAt: num(r.created_at) };
   }
 
-  // UIDVALIDITY must change whenever a mailbox name is reused (RFC 3501 §2.3.1.1), even across a
-  // deleted and recreated account, and should not repeat if the database is rebuilt: a counter
-  // that never goes back and starts from the clock in seconds.
-  async function nextUidValidity(trx: Transaction<Database>, at: number): Promise<number> {
-    const row = await trx.selectFrom('counters').select('value').where('name', '=', 'uid_validity').executeTakeFirst();
-    const fromClock = Math.max(1, Math.floor(at / 1000));
-    const value = row === undefined ? fromClock : Math.max(num(row.value) + 1, fromClock);
-    if (row === undefined) await trx.insertInto('counters').values({ name: 'uid_validity', value }).execute();
-    else await trx.updateTable('counters').set({ value }).where('name', '=', 'uid_validity').execute();
-    return value;
-  }
-
   async function accountExists(key: string): Promise<boolean> {
     const row = await db.selectFrom('accounts').select('id').where('address_key', '=', key).executeTakeFirst();
     return row !== undefined;
-  }
-
-  async function mailboxByRef(
-    q: Kysely<Database> | Transaction<Database>,
-    ref: MailboxRef,
-  ): Promise<{ id: number; uid_validity: number; uid_next: number; name: string; special_use: string | null } | null> {
-    const a = normalizeAddress(ref.address);
-    if (a === null) return null;
-    const row = await q
-      .selectFrom('mailboxes')
-      .innerJoin('accounts', 'accounts.id', 'mailboxes.account_id')
-      .select(['mailboxes.id', 'mailboxes.uid_validity', 'mailboxes.uid_next', 'mailboxes.name', 'mailboxes.special_use'])
-      .where('accounts.address_key', '=', a.key)
-      .where('mailboxes.name', '=', mailboxName(ref.mailbox))
-      .executeTakeFirst();
-    return row ?? null;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -259,6 +240,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
                 created_at: at,
               })
               .execute();
+            await trx.insertInto('subscriptions').values({ account_id: row.id, name: mb.name }).execute();
           }
           return toAccount(row);
         });
@@ -377,31 +359,18 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         .where('account_id', '=', account.id)
         .orderBy('id')
         .execute();
-      return rows.map((r) => ({
-        id: num(r.id),
-        name: r.name,
-        specialUse: r.special_use as SpecialUse | null,
-        uidValidity: num(r.uid_validity),
-        uidNext: num(r.uid_next),
-      }));
+      return rows.map(toMailbox);
     },
 
     async getMailbox(ref): Promise<Mailbox | null> {
       live();
       const r = await mailboxByRef(db, ref);
-      if (r === null) return null;
-      return {
-        id: num(r.id),
-        name: r.name,
-        specialUse: r.special_use as SpecialUse | null,
-        uidValidity: num(r.uid_validity),
-        uidNext: num(r.uid_next),
-      };
+      return r === null ? null : toMailbox(r);
     },
 
     append({ address, mailbox, data, internalDate, flags = [] }): Promise<AppendResult> {
       if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
-      return committer.submit(async (trx): Promise<WriteOutcome<AppendResult>> => {
+      const written = committer.submit(async (trx): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> => {
         const mb = await mailboxByRef(trx, { address, mailbox });
         if (mb === null) {
           return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox ${mailboxName(mailbox)} for ${address}`) };
@@ -410,16 +379,22 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         // at a time, strictly increasing, and never twice even after a delete.
         const next = await trx
           .updateTable('mailboxes')
-          .set((eb) => ({ uid_next: eb('uid_next', '+', 1) }))
+          .set((eb) => ({ uid_next: eb('uid_next', '+', 1), highest_modseq: eb('highest_modseq', '+', 1) }))
           .where('id', '=', mb.id)
-          .returning('uid_next')
+          .returning(['uid_next', 'highest_modseq'])
           .executeTakeFirstOrThrow();
         const uid = num(next.uid_next) - 1;
+        const modseq = num(next.highest_modseq);
         await trx
           .insertInto('messages')
-          .values({ mailbox_id: mb.id, uid, internal_date: internalDate, size: data.byteLength, flags: flags.join(' '), data })
+          .values({ mailbox_id: mb.id, uid, internal_date: internalDate, size: data.byteLength, flags: normalizeFlags(flags).join(' '), data, modseq })
           .execute();
-        return { ok: true, value: { uid, uidValidity: num(mb.uid_validity) } };
+        const change: MailboxChange = { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'append' };
+        return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
+      });
+      return written.then(({ uid, uidValidity, change }) => {
+        emit(change);
+        return { uid, uidValidity };
       });
     },
 
@@ -468,11 +443,21 @@ export function createSqlStore(options: SqlStoreOptions): Store {
 
     async deleteMessage(ref): Promise<boolean> {
       live();
-      const mb = await mailboxByRef(db, ref);
-      if (mb === null) return false;
-      const r = await db.deleteFrom('messages').where('mailbox_id', '=', mb.id).where('uid', '=', ref.uid).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      const change = await db.transaction().execute(async (trx) => {
+        const mb = await mailboxByRef(trx, ref);
+        if (mb === null) return null;
+        const r = await trx.deleteFrom('messages').where('mailbox_id', '=', mb.id).where('uid', '=', ref.uid).executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) return null;
+        const modseq = await bumpModseq(trx, mb.id);
+        await trx.insertInto('expunged_messages').values({ mailbox_id: mb.id, uid: ref.uid, modseq }).execute();
+        return { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'expunge' } satisfies MailboxChange;
+      });
+      if (change === null) return false;
+      emit(change);
+      return true;
     },
+
+    ...mailboxOps({ db, now, live, emit, watchers }),
 
     // ------------------------------------------------------------------------------------------
     // Queue

@@ -44,6 +44,10 @@ export interface MailboxesTable {
   uid_validity: number;
   uid_next: number;
   created_at: number;
+  /** Raised by every change to the mailbox's messages (migration 2). */
+  highest_modseq: Generated<number>;
+  /** RFC 3501 §2.3.2: the highest UID some session has been told is \Recent (migration 2). */
+  recent_uid: Generated<number>;
 }
 
 export interface MessagesTable {
@@ -55,6 +59,20 @@ export interface MessagesTable {
   /** Space-separated: IMAP flags are atoms and contain no spaces. */
   flags: string;
   data: Uint8Array;
+  /** The mailbox's modseq when appended or last re-flagged (migration 2). */
+  modseq: Generated<number>;
+}
+
+/** A tombstone per removed message, so a session can ask which UIDs went away since a modseq. */
+export interface ExpungedMessagesTable {
+  mailbox_id: number;
+  uid: number;
+  modseq: number;
+}
+
+export interface SubscriptionsTable {
+  account_id: number;
+  name: string;
 }
 
 export interface QueueMessagesTable {
@@ -96,6 +114,8 @@ export interface Database {
   aliases: AliasesTable;
   mailboxes: MailboxesTable;
   messages: MessagesTable;
+  expunged_messages: ExpungedMessagesTable;
+  subscriptions: SubscriptionsTable;
   queue_messages: QueueMessagesTable;
   queue_recipients: QueueRecipientsTable;
 }

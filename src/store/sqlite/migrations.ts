@@ -94,4 +94,25 @@ export const sqliteMigrations: readonly Migration[] = [
     `CREATE INDEX queue_recipients_message ON queue_recipients (message_id, position)`,
     `CREATE INDEX queue_recipients_route ON queue_recipients (route, state, domain)`,
   ]),
+  statements(2, 'IMAP: modseq, recent mark, expunge tombstones, subscriptions', [
+    `ALTER TABLE mailboxes ADD COLUMN highest_modseq INTEGER NOT NULL DEFAULT 0`,
+    // 0: messages filed before this step were never announced to an IMAP session, so all are recent.
+    `ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 0`,
+    `CREATE INDEX messages_modseq ON messages (mailbox_id, modseq)`,
+    `CREATE TABLE expunged_messages (
+       mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+       uid INTEGER NOT NULL,
+       modseq INTEGER NOT NULL,
+       PRIMARY KEY (mailbox_id, uid)
+     )`,
+    `CREATE INDEX expunged_messages_modseq ON expunged_messages (mailbox_id, modseq)`,
+    `CREATE TABLE subscriptions (
+       account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+       name TEXT NOT NULL,
+       PRIMARY KEY (account_id, name)
+     )`,
+    // Mailboxes that exist already are subscribed, as new accounts' default mailboxes are.
+    `INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes`,
+  ]),
 ];
