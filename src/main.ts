@@ -15,7 +15,6 @@ import { startDnsServer, type DnsServer } from './dns/server.ts';
 import { updateCatalog, type CatalogUpdate } from './dns/zone-catalog.ts';
 import { loadZonesDir } from './dns/zone/load.ts';
 import type { Zone } from './dns/zone/types.ts';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { createResolver } from './dns/resolver.ts';
@@ -31,9 +30,14 @@ import { QueueRunner } from './queue/runner.ts';
 import type { RecipientOutcome } from './queue/outcome.ts';
 import { connectSmtp } from './smtp/client/index.ts';
 import { decodeXtext } from './smtp/proto/params.ts';
-import { ensureSelfSignedCertificate } from './smtp/server/certificate.ts';
 import { startSmtpServer } from './smtp/server/server.ts';
-import type { SmtpServer, TlsOptions } from './smtp/server/types.ts';
+import type { SmtpServer } from './smtp/server/types.ts';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { submissionHooks } from './delivery/submission.ts';
+import { startPop3Server } from './pop3/index.ts';
+import type { Pop3Server } from './pop3/index.ts';
+import { startImapServer } from './imap/index.ts';
+import { createTlsSource, type ReloadableTlsSource, type TlsReloadResult } from './tls/index.ts';
 
 export interface Endpoint {
   service: string;
@@ -51,6 +55,10 @@ export interface RunningPostern {
   zones(): readonly Zone[];
   /** Re-reads zones_dir; a zone whose file now has errors keeps its previous version. */
   reloadZones(): CatalogUpdate;
+  /** The certificate every TLS listener presents, or null when none listens. */
+  tls(): { fingerprint: string; selfSigned: boolean } | null;
+  /** Re-reads the TLS certificate and key; a bad pair keeps the old one. Null when no listener uses TLS. */
+  reloadTls(): Promise<TlsReloadResult | null>;
   /** Wakes the queue runner (new work was queued by another process, or a test wants it now). */
   kickQueue(): void;
   stop(): Promise<void>;
@@ -103,11 +111,10 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
       for (const address of dns?.addresses ?? []) {
         out.push({ service: 'dns', protocol: 'udp+tcp', address });
       }
-      for (const address of mail.smtp?.addresses ?? []) {
-        out.push({ service: 'smtp', protocol: 'tcp', address });
-      }
-      return out;
+      return [...out, ...mail.endpoints()];
     },
+    tls: () => (mail.tls === null ? null : { fingerprint: mail.tls.fingerprint, selfSigned: mail.tls.selfSigned }),
+    reloadTls: async () => (mail.tls === null ? null : mail.tls.reload()),
     kickQueue: () => mail.runner.kick(),
     zones: () => zones,
     reloadZones() {
@@ -142,8 +149,9 @@ export async function openConfiguredStore(config: Config, logger: Logger): Promi
 
 interface MailPath {
   store: Store;
-  smtp: SmtpServer | null;
+  tls: ReloadableTlsSource | null;
   runner: QueueRunner;
+  endpoints(): Endpoint[];
   stop(): Promise<void>;
 }
 
@@ -242,34 +250,86 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       },
     });
 
+    // Every listener that speaks TLS shares one certificate source, reloaded on SIGHUP.
+    const anyTls = [config.smtp.listen, config.submission.listen, config.submission.tlsListen, config.pop3.listen, config.pop3.tlsListen, config.imap.listen, config.imap.tlsListen].some((l) => l.length > 0);
+    const tls = anyTls ? await createTlsSource({ ...(config.tls ?? {}), dataDir: config.dataDir, hostname: config.hostname, logger }) : null;
+    const authenticator = createAuthenticator({ store, ...config.auth, logger: logger.child({ component: 'auth' }) });
+    const limits = {
+      maxRecipients: config.smtp.maxRecipients,
+      maxMessageSize: config.smtp.maxMessageSize,
+      maxErrors: config.smtp.maxErrors,
+      idleTimeoutMs: config.smtp.idleTimeoutMs,
+      maxConnections: config.smtp.maxConnections,
+      maxConnectionsPerIp: config.smtp.maxConnectionsPerIp,
+      minDataRate: config.smtp.minDataRate,
+    };
+    const servers: Array<{ close(): Promise<void> }> = [];
     let smtp: SmtpServer | null = null;
-    if (config.smtp.listen.length > 0) {
-      const tls = await serverTls(config, logger);
-      smtp = await startSmtpServer({
-        listen: config.smtp.listen,
-        hostname: config.hostname,
-        mode: 'mx',
-        tls,
-        hooks: inboundHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger }),
-        idFactory: newQueueId,
-        logger: logger.child({ component: 'smtp' }),
-        maxRecipients: config.smtp.maxRecipients,
-        maxMessageSize: config.smtp.maxMessageSize,
-        maxErrors: config.smtp.maxErrors,
-        idleTimeoutMs: config.smtp.idleTimeoutMs,
-        maxConnections: config.smtp.maxConnections,
-        maxConnectionsPerIp: config.smtp.maxConnectionsPerIp,
-        minDataRate: config.smtp.minDataRate,
-      });
-      logger.child({ component: 'main' }).info({ listen: smtp.addresses.map(formatHostPort) }, 'SMTP server accepting mail');
+    let submission: SmtpServer | null = null;
+    let pop3: Pop3Server | null = null;
+    let imap: Awaited<ReturnType<typeof startImapServer>> | null = null;
+    try {
+      if (config.smtp.listen.length > 0) {
+        smtp = await startSmtpServer({
+          listen: config.smtp.listen,
+          hostname: config.hostname,
+          mode: 'mx',
+          tls,
+          hooks: inboundHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger }),
+          idFactory: newQueueId,
+          logger: logger.child({ component: 'smtp' }),
+          ...limits,
+        });
+        servers.push(smtp);
+      }
+      if (config.submission.listen.length + config.submission.tlsListen.length > 0) {
+        submission = await startSmtpServer({
+          listen: config.submission.listen,
+          tlsListen: config.submission.tlsListen,
+          hostname: config.hostname,
+          mode: 'submission',
+          tls,
+          authenticator,
+          hooks: submissionHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger, hostname: config.hostname }),
+          idFactory: newQueueId,
+          logger: logger.child({ component: 'submission' }),
+          ...limits,
+        });
+        servers.push(submission);
+      }
+      if (config.pop3.listen.length + config.pop3.tlsListen.length > 0) {
+        pop3 = await startPop3Server({ listen: config.pop3.listen, tlsListen: config.pop3.tlsListen, hostname: config.hostname, store, authenticator, tls, logger });
+        servers.push(pop3);
+      }
+      if (config.imap.listen.length + config.imap.tlsListen.length > 0) {
+        imap = await startImapServer({ listen: config.imap.listen, tlsListen: config.imap.tlsListen, hostname: config.hostname, store, authenticator, tls, logger });
+        servers.push(imap);
+      }
+    } catch (err) {
+      for (const server of servers) await server.close();
+      throw err;
     }
     runner.start();
     return {
       store,
-      smtp,
+      tls,
       runner,
+      endpoints() {
+        const out: Endpoint[] = [];
+        const add = (service: string, protocol: string, list: readonly HostPort[] | undefined) => {
+          for (const address of list ?? []) out.push({ service, protocol, address });
+        };
+        add('smtp', 'starttls', smtp?.addresses);
+        add('submission', 'starttls', submission?.addresses);
+        add('submission', 'tls', submission?.tlsAddresses);
+        add('pop3', 'stls', pop3?.addresses);
+        add('pop3', 'tls', pop3?.tlsAddresses);
+        add('imap', 'starttls', imap?.addresses);
+        add('imap', 'tls', imap?.tlsAddresses);
+        return out;
+      },
       async stop() {
-        await smtp?.close();
+        for (const server of servers) await server.close();
         await runner.stop();
         await pool.close();
         await store.close();
@@ -287,17 +347,4 @@ function orcptOf(stored: string): { type: string; address: string } {
   const type = semi < 0 ? 'rfc822' : stored.slice(0, semi);
   const value = semi < 0 ? stored : stored.slice(semi + 1);
   return { type, address: decodeXtext(value) ?? value };
-}
-
-async function serverTls(config: Config, logger: Logger): Promise<TlsOptions> {
-  if (config.tls !== null) {
-    try {
-      return { cert: readFileSync(config.tls.cert, 'utf8'), key: readFileSync(config.tls.key, 'utf8') };
-    } catch (err) {
-      throw new PosternError(ErrorCode.Config, `tls: cannot read the certificate or key: ${errorText(err)}`, { cause: err });
-    }
-  }
-  const generated = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
-  logger.child({ component: 'main' }).info({ fingerprint: generated.fingerprint }, 'STARTTLS with a self-signed certificate (set [tls] cert and key for your own)');
-  return { cert: generated.cert, key: generated.key };
 }

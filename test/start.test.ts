@@ -70,7 +70,11 @@ describe('npm start on a fresh clone', () => {
       assert.match(p.stdout(), /created data\/postern\.toml\ncreated data\/zones\/example\.test\.zone\n/);
       assert.match(p.stdout(), /created account postmaster@example\.test with password \S{16} \(shown once\)/);
       assert.match(p.stdout(), /dns +udp\+tcp +127\.0\.0\.1:5353/);
-      assert.match(p.stdout(), /smtp +tcp +127\.0\.0\.1:2525/);
+      assert.match(p.stdout(), /smtp +starttls +127\.0\.0\.1:2525/);
+      assert.match(p.stdout(), /submission +starttls +127\.0\.0\.1:5870\n +submission +tls +127\.0\.0\.1:4650/);
+      assert.match(p.stdout(), /imap +starttls +127\.0\.0\.1:1143\n +imap +tls +127\.0\.0\.1:9930/);
+      assert.match(p.stdout(), /pop3 +stls +127\.0\.0\.1:1110\n +pop3 +tls +127\.0\.0\.1:9950/);
+      assert.match(p.stdout(), /TLS certificate SHA-256 [0-9A-F]{2}(:[0-9A-F]{2}){31} \(self-signed/);
       assert.match(p.stdout(), /swaks --server 127\.0\.0\.1:2525 --from you@example\.test --to postmaster@example\.test/);
 
       // The example domain takes mail for its postmaster.

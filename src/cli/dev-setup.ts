@@ -29,6 +29,21 @@ resolvers = ["${DEV_DNS.host}:${DEV_DNS.port}"]
 listen = ["${DEV_DNS.host}:2525"]
 outbound_port = 2525
 
+[submission]
+# Mail clients send here, with AUTH over STARTTLS (587 in production) or implicit TLS (465).
+listen = ["${DEV_DNS.host}:5870"]
+tls_listen = ["${DEV_DNS.host}:4650"]
+
+[imap]
+# STARTTLS on listen (143 in production), implicit TLS on tls_listen (993).
+listen = ["${DEV_DNS.host}:1143"]
+tls_listen = ["${DEV_DNS.host}:9930"]
+
+[pop3]
+# STLS on listen (110 in production), implicit TLS on tls_listen (995).
+listen = ["${DEV_DNS.host}:1110"]
+tls_listen = ["${DEV_DNS.host}:9950"]
+
 [[domain]]
 name = "${DEV_DOMAIN}"
 role = "primary"

@@ -72,6 +72,10 @@ export async function startCommand(options: { config?: string }, io: Io): Promis
             (bad > 0 ? ` (${bad} file(s) with errors, see the log)` : '') +
             '\n',
         );
+        void postern.reloadTls().then((r) => {
+          if (r === null) return;
+          io.stdout.write(r.ok ? `TLS certificate reloaded: SHA-256 ${r.fingerprint}\n` : `TLS certificate not reloaded, still using the old one: ${r.error}\n`);
+        });
       }),
     ];
   });
@@ -90,10 +94,12 @@ function banner(postern: RunningPostern, configLabel: string): string {
     lines.push('  no service is configured to listen: add [dns] listen = ["127.0.0.1:5353"] to the config');
   }
   for (const e of endpoints) {
-    lines.push(`  ${e.service.padEnd(6)} ${e.protocol.padEnd(8)} ${formatHostPort(e.address)}`);
+    lines.push(`  ${e.service.padEnd(10)} ${e.protocol.padEnd(8)} ${formatHostPort(e.address)}`);
   }
   const zones = postern.zones().map((z) => z.origin);
   if (zones.length > 0) lines.push(`  zones: ${zones.join(', ')}`);
+  const tls = postern.tls();
+  if (tls !== null) lines.push(`  TLS certificate SHA-256 ${tls.fingerprint}${tls.selfSigned ? ' (self-signed; set [tls] cert and key for your own)' : ''}`);
   const dns = endpoints.find((e) => e.service === 'dns');
   if (dns !== undefined) {
     const zone = zones.includes(DEV_DOMAIN) ? DEV_DOMAIN : (zones[0] ?? DEV_DOMAIN);
