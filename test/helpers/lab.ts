@@ -39,7 +39,9 @@ export function nodeConfig(spec: NodeSpec, resolver: string): Table {
     log: { level: 'silent' },
     dns: { resolvers: [resolver], timeout_ms: 300, attempts: 1 },
     smtp: { outbound_port: SMTP_PORT, ...(spec.address !== undefined ? { listen: [`${spec.address}:${SMTP_PORT}`], source_address: spec.address } : {}) },
-    delivery: { connect_timeout: '500ms', greeting_timeout: '500ms', command_timeout: '2s', data_timeout: '2s', data_block_timeout: '2s', data_end_timeout: '5s' },
+    // Short where the scenarios need a dead host found quickly (connect, greeting); generous once a
+    // host has answered, since giving up after the peer committed would send the message twice.
+    delivery: { connect_timeout: '500ms', greeting_timeout: '500ms', command_timeout: '20s', data_timeout: '20s', data_block_timeout: '20s', data_end_timeout: '30s' },
     queue: { retry_schedule: ['0s', '200ms'], poll_interval: '100ms', delay_warning: '1h', max_age: '1h' },
     backup: { probe_interval: '300ms', drain_rate: 50, drain_concurrency: 2 },
   };
