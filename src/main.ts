@@ -201,11 +201,16 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const newQueueId = createQueueIdGenerator();
     const postmasterDomain = config.domains.find((d) => d.role === 'primary')?.name ?? config.hostname;
     const deliveryLog = logger.child({ component: 'delivery' });
+    // Every process of this node names its leases under one prefix, so a restart can take back
+    // what a crashed process had claimed.
+    const ownerPrefix = `${config.hostname}/`;
+    const owner = `${ownerPrefix}${osHostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
     const runner: QueueRunner = new QueueRunner({
       store,
       hostname: config.hostname,
       postmaster: `postmaster@${postmasterDomain}`,
-      owner: `${osHostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      owner,
+      ownerPrefix,
       newQueueId,
       logger,
       retryScheduleMs: config.queue.retryScheduleMs,
@@ -214,7 +219,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       pollIntervalMs: config.queue.pollIntervalMs,
       backup: config.backup,
       delivery: {
-        local: (message, data, recipients) => deliverLocal({ store, now: Date.now }, { sender: message.sender, data }, recipients),
+        local: (message, data, recipients) => deliverLocal({ store, owner, now: Date.now }, { sender: message.sender, data }, recipients),
         async remote(message, data, domain, recipients, route): Promise<RecipientOutcome[]> {
           const walked = await walkMx(
             {

@@ -272,9 +272,8 @@ describe('durability, end to end: 2,000 messages over 20 sessions, SIGKILL at a 
   it('files no message twice', () => {
     // At-least-once allows a duplicate only for a crash between a remote 250 and our bookkeeping;
     // a local delivery can commit the mailbox append and the recipient's outcome together. (Today
-    // this holds only because leases of the killed process outlive the test: the mailbox append and
-    // recordResults are separate commits, and with leases that expire the messages filed but not
-    // recorded at the kill come back twice.)
+    // the restarted node takes back the killed process's leases, so this holds only because the
+    // mailbox write and the queue's record of it are one commit.)
     const o = got();
     const twice = [...o.mailbox].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
     assert.deepEqual(twice, [], `filed more than once (node log: ${o.logFile})`);
@@ -282,11 +281,6 @@ describe('durability, end to end: 2,000 messages over 20 sessions, SIGKILL at a 
 
   it(
     'resumes the queue after the restart: every message answered 250 reaches the mailbox and the queue empties',
-    {
-      todo:
-        'product defect: recipients the killed process had leased stay leased for QueueRunner leaseMs (30 min), and a ' +
-        'message whose outcomes were recorded but not yet deleted (deleteIfFinal) stays in the queue for ever',
-    },
     () => {
       const o = got();
       const missing = o.accepted.filter((id) => !o.mailbox.has(id));

@@ -7,11 +7,11 @@
 import { errorText } from '../core/errors.ts';
 import { prependHeaderFields } from '../message/headers.ts';
 import { isStoreError, StoreErrorCode } from '../store/errors.ts';
-import type { MailboxStore } from '../store/types.ts';
+import type { QueueStore } from '../store/types.ts';
 import type { RecipientOutcome } from '../queue/outcome.ts';
 
 export async function deliverLocal(
-  options: { store: Pick<MailboxStore, 'append'>; now: () => number },
+  options: { store: Pick<QueueStore, 'deliverToMailbox'>; owner: string; now: () => number },
   message: { sender: string; data: Uint8Array },
   recipients: ReadonlyArray<{ id: number; address: string }>,
 ): Promise<RecipientOutcome[]> {
@@ -19,8 +19,15 @@ export async function deliverLocal(
     recipients.map(async (r): Promise<RecipientOutcome> => {
       const data = prependHeaderFields(message.data, [`Return-Path: <${message.sender}>`, `Delivered-To: ${r.address}`]);
       try {
-        const { uid } = await options.store.append({ address: r.address, data, internalDate: options.now() });
-        return { recipientId: r.id, outcome: 'delivered', status: '2.0.0', reply: `250 2.0.0 delivered to ${r.address} (INBOX uid ${uid})`, remoteMta: null };
+        // The mailbox write and the queue's record of it are one commit: a crash between the two
+        // would otherwise file the message again when the queue retries it.
+        const at = options.now();
+        const reply = `250 2.0.0 delivered to ${r.address}`;
+        const done = await options.store.deliverToMailbox({ owner: options.owner, recipientId: r.id, address: r.address, data, internalDate: at, reply, at });
+        if (done.kind === 'not-leased') {
+          return { recipientId: r.id, outcome: 'temporary', status: '4.3.0', reply: '451 4.3.0 the queue entry was taken over by another runner', remoteMta: null, recorded: true };
+        }
+        return { recipientId: r.id, outcome: 'delivered', status: '2.0.0', reply: `${reply} (INBOX uid ${done.uid})`, remoteMta: null, recorded: true };
       } catch (err) {
         if (isStoreError(err, StoreErrorCode.NotFound)) {
           // The account was removed while the message waited in the queue.

@@ -11,4 +11,9 @@ export interface RecipientOutcome {
   reply: string;
   /** The host that gave the reply, when one did (DSN Remote-MTA). */
   remoteMta: string | null;
+  /**
+   * Delivery already recorded this outcome in the store, in the same commit as the delivery itself
+   * (final delivery into a mailbox): the runner must not record it again.
+   */
+  recorded?: boolean;
 }

@@ -36,8 +36,13 @@ export interface QueueRunnerOptions {
   hostname: string;
   /** Where a bounce that could not be delivered goes. */
   postmaster: string;
-  /** Names our leases; unique per process. */
+  /** Names our leases; unique per process, and starting with `ownerPrefix`. */
   owner: string;
+  /**
+   * What every process of this node names its leases with: at start, leases of earlier (crashed)
+   * processes of this node are released instead of waiting for them to run out. Default: none.
+   */
+  ownerPrefix?: string;
   newQueueId: () => string;
   logger: Logger;
   now?: () => number;
@@ -117,7 +122,22 @@ export class QueueRunner {
     return claimed;
   }
 
+  /** After a crash: take back our dead process's claims, and drop messages it finished but did not delete. */
+  async #recover(): Promise<void> {
+    try {
+      if (this.#o.ownerPrefix !== undefined) {
+        const released = await this.#o.store.releaseLeases({ ownerPrefix: this.#o.ownerPrefix, except: this.#o.owner });
+        if (released > 0) this.#log.info({ event: 'queue.recovered_leases', released }, 'took back work claimed by an earlier process of this node');
+      }
+      const finished = await this.#o.store.deleteFinished();
+      if (finished.length > 0) this.#log.info({ event: 'queue.removed_finished', count: finished.length }, 'removed messages already fully delivered');
+    } catch (err) {
+      this.#log.error({ event: 'queue.recover_failed', error: errorText(err) }, 'could not recover the queue after a restart; leases will expire instead');
+    }
+  }
+
   async #run(): Promise<void> {
+    await this.#recover();
     while (this.#running) {
       let claimed = 0;
       try {
@@ -271,8 +291,9 @@ export class QueueRunner {
       const r = byId.get(o.recipientId);
       if (r === undefined) continue;
       const base = { finalRecipient: r.address, ...(r.orcpt !== null ? { originalRecipient: r.orcpt } : {}), ...(o.remoteMta !== null ? { remoteMta: o.remoteMta } : {}), diagnosticCode: o.reply, lastAttemptDate: new Date(now) };
+      if (o.recorded === true && o.outcome !== 'delivered') continue;
       if (o.outcome === 'delivered') {
-        results.push({ recipientId: r.id, outcome: 'delivered', reply: o.reply, at: now });
+        if (o.recorded !== true) results.push({ recipientId: r.id, outcome: 'delivered', reply: o.reply, at: now });
         if (r.route === 'local' && shouldNotify(r.notify ?? undefined, 'success')) succeeded.push({ ...base, action: 'delivered', status: o.status });
         continue;
       }
@@ -309,7 +330,7 @@ export class QueueRunner {
     for (const o of outcomes) {
       this.#log.info({ event: `queue.${o.outcome}`, id: message.id, recipient: byId.get(o.recipientId)?.address, reply: o.reply }, `recipient ${o.outcome}`);
     }
-    if (recorded.ignored.length === results.length && results.length > 0) return;
+    if (recorded.ignored.length > 0 && recorded.ignored.length === results.length) return;
     if (delayed.length > 0) await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
     await this.#o.store.deleteIfFinal(message.id);
   }

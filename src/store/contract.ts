@@ -766,6 +766,49 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.retry({ id: 'nope' }, T0), 0);
       });
 
+      test('delivers a leased recipient into its mailbox and marks it delivered in one step', async (s) => {
+        await s.createAccount({ address: 'bob@one.test', now: T0 });
+        await s.enqueue(msg('m', T0, [rcpt('bob@one.test', 'local'), rcpt('carl@two.test')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });
+        const bob = claimed?.recipients.find((r) => r.address === 'bob@one.test');
+        assert.ok(bob);
+        assert.deepEqual(await s.deliverToMailbox({ owner: 'other', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 }), { kind: 'not-leased' }, 'not the lease holder: nothing written');
+        assert.equal(await s.countMessages({ address: 'bob@one.test' }), 0);
+        assert.deepEqual(await s.deliverToMailbox({ owner: 'o', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250 ok', at: T0 + 1 }), { kind: 'delivered', uid: 1 });
+        assert.equal(await s.countMessages({ address: 'bob@one.test' }), 1);
+        const after = (await s.getQueued('m'))?.recipients.find((r) => r.id === bob.id);
+        assert.deepEqual([after?.state, after?.attempts, after?.lastReply, after?.leaseOwner], ['delivered', 1, '250 ok', null]);
+        assert.deepEqual(await s.deliverToMailbox({ owner: 'o', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 }), { kind: 'not-leased' }, 'never twice');
+        const carl = claimed?.recipients.find((r) => r.address === 'carl@two.test');
+        assert.ok(carl);
+        await assert.rejects(
+          s.deliverToMailbox({ owner: 'o', recipientId: carl.id, address: 'nobody@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 }),
+          (err: unknown) => err instanceof Error && 'code' in err && err.code === 'POSTERN_STORE_NOT_FOUND',
+        );
+      });
+
+      test('releases the leases of a crashed process of the same node, and only those', async (s) => {
+        await s.enqueue(msg('a', T0, [rcpt('a@x.test')]));
+        await s.enqueue(msg('b', T0, [rcpt('b@x.test')]));
+        await s.enqueue(msg('c', T0, [rcpt('c@x.test')]));
+        await s.claimDue({ now: T0, limit: 1, owner: 'node1/100', leaseMs: 60_000 });
+        await s.claimDue({ now: T0, limit: 1, owner: 'node1/200', leaseMs: 60_000 });
+        await s.claimDue({ now: T0, limit: 1, owner: 'node10_x/300', leaseMs: 60_000 });
+        assert.equal(await s.releaseLeases({ ownerPrefix: 'node1/', except: 'node1/200' }), 1);
+        const claimed = await s.claimDue({ now: T0 + 1, limit: 10, owner: 'node1/200', leaseMs: 60_000 });
+        assert.deepEqual(claimed.map((m) => m.id), ['a'], 'only the dead process\'s work is free again; _ and % in names are not wildcards');
+      });
+
+      test('deletes messages whose every recipient is final', async (s) => {
+        await s.enqueue(msg('done', T0, [rcpt('a@x.test')]));
+        await s.enqueue(msg('open', T0, [rcpt('b@x.test'), rcpt('c@x.test')]));
+        const claimed = await s.claimDue({ now: T0, limit: 10, owner: 'o', leaseMs: 1000 });
+        const rs = claimed.flatMap((m) => m.recipients);
+        await s.recordResults('o', rs.filter((r) => r.address !== 'c@x.test').map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250', at: T0 })));
+        assert.deepEqual(await s.deleteFinished(), ['done']);
+        assert.deepEqual((await s.listQueue()).map((m) => m.id), ['open']);
+      });
+
       test('retries every held recipient of one domain on one route, for a backup drain', async (s) => {
         await s.enqueue(msg('a', T0, [rcpt('a@held.test', 'backup'), rcpt('b@other.test', 'backup')], { firstAttemptAt: T0 + 999_999 }));
         await s.enqueue(msg('b', T0 + 1, [rcpt('c@Held.test', 'backup'), rcpt('d@held.test', 'remote')], { firstAttemptAt: T0 + 999_999 }));

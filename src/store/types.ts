@@ -319,6 +319,21 @@ export interface QueueStore {
   readQueuedData(id: string): Promise<Uint8Array | null>;
   /** Deletes the message when every recipient is delivered or failed. True when deleted. */
   deleteIfFinal(id: string): Promise<boolean>;
+  /**
+   * Final delivery of one leased recipient: appends to the account's mailbox and marks the
+   * recipient delivered in ONE commit, so a crash can neither lose the message nor file it twice.
+   * `not-leased` when `owner` no longer holds the recipient (nothing is written); NOT_FOUND
+   * (StoreError) when the account or mailbox is gone.
+   */
+  deliverToMailbox(options: MailboxRef & { owner: string; recipientId: number; data: Uint8Array; internalDate: number; reply: string; at: number }): Promise<{ kind: 'delivered'; uid: number } | { kind: 'not-leased' }>;
+  /**
+   * Clears the leases of owners whose names start with `ownerPrefix`, except `except`: a node that
+   * restarts after a crash takes back what its dead process had claimed instead of waiting for
+   * the leases to run out. Returns how many recipients were released.
+   */
+  releaseLeases(options: { ownerPrefix: string; except: string }): Promise<number>;
+  /** Deletes every message with no queued or held recipient left (a crash can leave one). Returns their ids. */
+  deleteFinished(): Promise<string[]>;
   markDelayNoticeSent(recipientIds: readonly number[]): Promise<void>;
 
   /** Every message with its recipients, oldest first. */

@@ -6,6 +6,7 @@
  * `FOR UPDATE SKIP LOCKED` alike.
  */
 import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { Logger } from '../../core/logger.ts';
 export { mailboxName } from './mailbox-rows.ts';
 import { normalizeAddress, requireAddress, requireAlias } from '../address.ts';
@@ -137,6 +138,32 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   const committer = createGroupCommitter({ db, logger });
   let closed = false;
   const watchers = new Set<(change: MailboxChange) => void>();
+
+  async function appendIn(
+    trx: Transaction<Database>,
+    o: { address: string; mailbox?: string | undefined; data: Uint8Array; internalDate: number; flags: readonly string[] },
+  ): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> {
+    const mb = await mailboxByRef(trx, { address: o.address, ...(o.mailbox !== undefined ? { mailbox: o.mailbox } : {}) });
+    if (mb === null) {
+      return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox ${mailboxName(o.mailbox)} for ${o.address}`) };
+    }
+    // The UPDATE takes the mailbox row (a row lock on PostgreSQL), so UIDs are handed out one
+    // at a time, strictly increasing, and never twice even after a delete.
+    const next = await trx
+      .updateTable('mailboxes')
+      .set((eb) => ({ uid_next: eb('uid_next', '+', 1), highest_modseq: eb('highest_modseq', '+', 1) }))
+      .where('id', '=', mb.id)
+      .returning(['uid_next', 'highest_modseq'])
+      .executeTakeFirstOrThrow();
+    const uid = num(next.uid_next) - 1;
+    const modseq = num(next.highest_modseq);
+    await trx
+      .insertInto('messages')
+      .values({ mailbox_id: mb.id, uid, internal_date: o.internalDate, size: o.data.byteLength, flags: normalizeFlags([...o.flags]).join(' '), data: o.data, modseq })
+      .execute();
+    const change: MailboxChange = { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'append' };
+    return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
+  }
 
   function emit(change: MailboxChange): void {
     for (const w of watchers) {
@@ -370,28 +397,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
 
     append({ address, mailbox, data, internalDate, flags = [] }): Promise<AppendResult> {
       if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
-      const written = committer.submit(async (trx): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> => {
-        const mb = await mailboxByRef(trx, { address, mailbox });
-        if (mb === null) {
-          return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox ${mailboxName(mailbox)} for ${address}`) };
-        }
-        // The UPDATE takes the mailbox row (a row lock on PostgreSQL), so UIDs are handed out one
-        // at a time, strictly increasing, and never twice even after a delete.
-        const next = await trx
-          .updateTable('mailboxes')
-          .set((eb) => ({ uid_next: eb('uid_next', '+', 1), highest_modseq: eb('highest_modseq', '+', 1) }))
-          .where('id', '=', mb.id)
-          .returning(['uid_next', 'highest_modseq'])
-          .executeTakeFirstOrThrow();
-        const uid = num(next.uid_next) - 1;
-        const modseq = num(next.highest_modseq);
-        await trx
-          .insertInto('messages')
-          .values({ mailbox_id: mb.id, uid, internal_date: internalDate, size: data.byteLength, flags: normalizeFlags(flags).join(' '), data, modseq })
-          .execute();
-        const change: MailboxChange = { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'append' };
-        return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
-      });
+      const written = committer.submit(async (trx): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> => appendIn(trx, { address, mailbox, data, internalDate, flags }));
       return written.then(({ uid, uidValidity, change }) => {
         emit(change);
         return { uid, uidValidity };
@@ -645,6 +651,64 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       live();
       const row = await db.selectFrom('queue_messages').select('data').where('id', '=', id).executeTakeFirst();
       return row === undefined ? null : row.data;
+    },
+
+    deliverToMailbox({ owner, recipientId, address, mailbox, data, internalDate, reply, at }) {
+      if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
+      type Delivered = { kind: 'delivered'; uid: number; change: MailboxChange } | { kind: 'not-leased' };
+      const written = committer.submit(async (trx): Promise<WriteOutcome<Delivered>> => {
+        const leased = await trx
+          .selectFrom('queue_recipients')
+          .select('id')
+          .where('id', '=', recipientId)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst();
+        if (leased === undefined) return { ok: true, value: { kind: 'not-leased' } };
+        const appended = await appendIn(trx, { address, mailbox, data, internalDate, flags: [] });
+        if (!appended.ok) return appended;
+        await trx
+          .updateTable('queue_recipients')
+          .set((eb) => ({ attempts: eb('attempts', '+', 1), state: 'delivered', last_attempt_at: at, last_reply: reply, lease_owner: null, lease_until: null }))
+          .where('id', '=', recipientId)
+          .execute();
+        return { ok: true, value: { kind: 'delivered', uid: appended.value.uid, change: appended.value.change } };
+      });
+      return written.then((r) => {
+        if (r.kind === 'not-leased') return r;
+        emit(r.change);
+        return { kind: 'delivered' as const, uid: r.uid };
+      });
+    },
+
+    async releaseLeases({ ownerPrefix, except }): Promise<number> {
+      live();
+      const escaped = ownerPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const r = await db
+        .updateTable('queue_recipients')
+        .set({ lease_owner: null, lease_until: null })
+        .where(sql<boolean>`lease_owner LIKE ${`${escaped}%`} ESCAPE '\\'`)
+        .where('lease_owner', '!=', except)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async deleteFinished(): Promise<string[]> {
+      live();
+      const rows = await db
+        .deleteFrom('queue_messages')
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('queue_recipients')
+                .select('queue_recipients.id')
+                .whereRef('queue_recipients.message_id', '=', 'queue_messages.id')
+                .where('queue_recipients.state', 'in', ['queued', 'held']),
+            ),
+          ),
+        )
+        .returning('id')
+        .execute();
+      return rows.map((r) => r.id);
     },
 
     async deleteIfFinal(id): Promise<boolean> {
