@@ -17,6 +17,6 @@ export {
   type Pop3Verb,
   type SaslResponse,
 } from './command.ts';
-export { LineReader, type LineReaderOptions, type LineResult } from './line-reader.ts';
+export { LineReader, type LineReaderOptions, type LineResult } from '../../core/line-reader.ts';
 export { stuffMessage, topOfMessage, unstuffMessage } from './message.ts';
 export { continuation, err, multiline, ok, type RespCode } from './reply.ts';

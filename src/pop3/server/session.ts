@@ -17,7 +17,7 @@ import { errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { parseCommandBytes, parseSaslResponse, redactCommandLine } from '../proto/command.ts';
 import type { Pop3Command, Pop3Verb } from '../proto/command.ts';
-import { LineReader } from '../proto/line-reader.ts';
+import { LineReader } from '../../core/line-reader.ts';
 import { stuffMessage, topOfMessage } from '../proto/message.ts';
 import { continuation, err, multiline, ok } from '../proto/reply.ts';
 import type { MailboxLocks } from './locks.ts';
@@ -145,7 +145,7 @@ export class Pop3Session {
     this.#io = io;
     this.#log = options.logger;
     this.#tls = options.tls;
-    this.#lines = new LineReader({ maxLineLength: options.limits.maxLineLength });
+    this.#lines = new LineReader({ maxLineLength: options.limits.maxLineLength, allowBareLf: true });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });

@@ -9,7 +9,7 @@
  * drives them; the client in `../client/` shares them.
  */
 export { concatBytes } from './bytes.ts';
-export { LineReader, MAX_COMMAND_LINE, type LineReaderOptions, type LineResult } from './line-reader.ts';
+export { LineReader, MAX_COMMAND_LINE, type LineReaderOptions, type LineResult } from '../../core/line-reader.ts';
 export { checkDomain, formatMailbox, parsePath, type Mailbox, type PathOptions, type PathResult } from './mailbox.ts';
 export {
   decodeXtext,

@@ -25,7 +25,7 @@ import type { Command } from '../proto/command.ts';
 import { DataReader } from '../proto/data-reader.ts';
 import type { DataResult } from '../proto/data-reader.ts';
 import { formatMailbox } from '../proto/mailbox.ts';
-import { LineReader } from '../proto/line-reader.ts';
+import { LineReader } from '../../core/line-reader.ts';
 import { countReceived } from '../../message/headers.ts';
 import { receivedHeader, receivedProtocol } from '../../message/received.ts';
 import type { Recipient, SessionInfo, SmtpHooks, SmtpLimits, SmtpMode, Transaction } from './types.ts';

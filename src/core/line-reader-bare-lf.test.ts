@@ -30,7 +30,7 @@ describe('LineReader', () => {
   ];
   for (const [name, chunks, want] of cases) {
     it(`reads ${name}`, () => {
-      const r = new LineReader({ maxLineLength: 20 });
+      const r = new LineReader({ maxLineLength: 20, allowBareLf: true });
       const got: Array<string | { error: string }> = [];
       for (const c of chunks) {
         r.push(enc(c));
@@ -41,7 +41,7 @@ describe('LineReader', () => {
   }
 
   it('forgets what is buffered on discard', () => {
-    const r = new LineReader({ maxLineLength: 100 });
+    const r = new LineReader({ maxLineLength: 100, allowBareLf: true });
     r.push(enc('USER evil\r\nPASS'));
     r.discard();
     r.push(enc('CAPA\r\n'));
@@ -53,7 +53,7 @@ describe('LineReader', () => {
     fc.assert(
       fc.property(fc.array(line, { maxLength: 10 }), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }), (lines, sizes) => {
         const bytes = enc(lines.map((l) => `${l}\r\n`).join(''));
-        const r = new LineReader({ maxLineLength: 64 });
+        const r = new LineReader({ maxLineLength: 64, allowBareLf: true });
         const got: Array<string | { error: string }> = [];
         let at = 0;
         for (let i = 0; at < bytes.length; i++) {
@@ -70,7 +70,7 @@ describe('LineReader', () => {
   it('never buffers more than the limit, whatever arrives', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 20 }), (chunks) => {
-        const r = new LineReader({ maxLineLength: 50 });
+        const r = new LineReader({ maxLineLength: 50, allowBareLf: true });
         for (const c of chunks) {
           r.push(c);
           drain(r);

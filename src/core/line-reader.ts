@@ -1,11 +1,15 @@
 /**
- * Command lines off the wire (RFC 5321 §2.3.8, §4.5.3.1.4). A line ends with CRLF and nothing else:
- * a line that ends with a bare LF is reported as an error rather than taken as a command, so no
- * command is ever read from bytes another server would split differently. A line longer than the
- * limit is reported once and skipped up to its end, so the session can answer 500 5.5.6 and carry
- * on in step with the client instead of buffering without bound.
+ * Command lines off the wire, for every line-based protocol we serve. A line ends with CRLF; a line
+ * that ends with a bare LF is an error by default (SMTP, RFC 5321 §2.3.8: no command is ever read
+ * from bytes another server would split differently) or, with `allowBareLf`, a line like any other
+ * (POP3, where the client sends no content there is anything to smuggle in). A line longer than the
+ * limit is reported once and skipped up to its end, so the session can answer and carry on in step
+ * with the client instead of buffering without bound.
  */
-import { concatBytes, CR, EMPTY, LF } from './bytes.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = new Uint8Array(0);
 
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included. */
 export const MAX_COMMAND_LINE = 512;
@@ -19,10 +23,13 @@ export type LineResult =
 export interface LineReaderOptions {
   /** Longest line accepted, CRLF included. Default 512 (RFC 5321 §4.5.3.1.4). */
   maxLineLength?: number;
+  /** A bare LF ends a line too (POP3), instead of being an error (SMTP). */
+  allowBareLf?: boolean;
 }
 
 export class LineReader {
   readonly #max: number;
+  readonly #allowBareLf: boolean;
   #parts: Uint8Array[] = [];
   #buffered = 0;
   /** How far the pending parts have been searched for LF (so a slow line is not rescanned). */
@@ -32,6 +39,7 @@ export class LineReader {
 
   constructor(options: LineReaderOptions = {}) {
     this.#max = Math.max(3, options.maxLineLength ?? MAX_COMMAND_LINE);
+    this.#allowBareLf = options.allowBareLf ?? false;
   }
 
   /** Adds bytes from the connection. */
@@ -72,11 +80,12 @@ export class LineReader {
         this.#reset(rest);
         return { kind: 'error', problem: 'line-too-long' };
       }
-      if (lf === 0 || all[lf - 1] !== CR) {
+      const crlf = lf > 0 && all[lf - 1] === CR;
+      if (!crlf && !this.#allowBareLf) {
         this.#reset(rest);
         return { kind: 'error', problem: 'bare-lf' };
       }
-      const line = all.slice(0, lf - 1);
+      const line = all.slice(0, crlf ? lf - 1 : lf);
       this.#reset(rest);
       return { kind: 'line', line };
     }
@@ -90,7 +99,7 @@ export class LineReader {
     return all.slice();
   }
 
-  /** Forgets everything buffered (after STARTTLS: RFC 3207 §4.2, CVE-2011-0411). */
+  /** Forgets everything buffered (after STARTTLS or STLS: RFC 3207 §4.2, RFC 2595 §4, CVE-2011-0411). */
   discard(): void {
     this.#reset(EMPTY);
     this.#skipping = false;
@@ -101,7 +110,15 @@ export class LineReader {
   }
 
   #flatten(): Uint8Array {
-    if (this.#parts.length !== 1) this.#parts = [concatBytes(this.#parts, this.#buffered)];
+    if (this.#parts.length > 1) {
+      const all = new Uint8Array(this.#buffered);
+      let at = 0;
+      for (const p of this.#parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      this.#parts = [all];
+    }
     return this.#parts[0] ?? EMPTY;
   }
 
