@@ -89,103 +89,99 @@ const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict().
 
 export const fileSchema = z
   .object({
-    hostname: domainName.optional(),
-    data_dir: z.string().min(1).default('data'),
+    hostname: domainName.optional().describe("this node's name: the SMTP banner, EHLO and Received headers; default the machine's host name"),
+    data_dir: z.string().min(1).default('data').describe('where the database, queue and generated keys live'),
     log: section({
-      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-    }),
+      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('how much the log says (JSON lines on standard error)'),
+    }).describe('Logging'),
     dns: section({
-      listen: z.array(dnsListen).default([]),
-      zones_dir: z.string().min(1).default('zones'),
-      resolvers: z.array(endpoint(53, { what: 'server' })).min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf').optional(),
-      /** Addresses allowed to ask for AXFR/IXFR of our zones; none by default. */
-      transfer_allow: z.array(ipAddress).default([]),
-      /** Per-query timeout of the stub resolver, in milliseconds. */
-      timeout_ms: z.number().int().min(10).max(60_000).default(2000),
-      /** How many times the stub resolver tries each query across its servers. */
-      attempts: z.number().int().min(1).max(10).default(2),
-    }),
+      listen: z.array(dnsListen).default([]).describe('addresses of the authoritative DNS server, UDP and TCP on each; empty: off'),
+      zones_dir: z.string().min(1).default('zones').describe('every *.zone file in it is one zone, named ORIGIN.zone (RFC 1035 master files)'),
+      resolvers: z
+        .array(endpoint(53, { what: 'server' }))
+        .min(1, 'needs at least one server, or leave it out to use /etc/resolv.conf')
+        .optional()
+        .describe('where outbound lookups go ("ip" or "ip:port"); absent: the servers of /etc/resolv.conf'),
+      transfer_allow: z.array(ipAddress).default([]).describe('client addresses allowed AXFR/IXFR of our zones over TCP; none by default'),
+      timeout_ms: z.number().int().min(10).max(60_000).default(2000).describe("the stub resolver's wait for one server's answer, in milliseconds"),
+      attempts: z.number().int().min(1).max(10).default(2).describe('rounds over the resolver list before a lookup fails for now'),
+    }).describe('The authoritative DNS server and outbound lookups'),
     smtp: section({
-      listen: z.array(endpoint()).default([]),
-      outbound_port: port.default(25),
-      source_address: ipAddress.optional(),
-      max_recipients: z.number().int().min(1).default(100),
-      max_message_size: byteSize(25 * 1024 * 1024),
-      max_errors: z.number().int().min(1).default(10),
+      listen: z.array(endpoint()).default([]).describe('addresses of the inbound MX (port 25 in production)'),
+      outbound_port: port.default(25).describe('the port dialled on MX hosts'),
+      source_address: ipAddress.optional().describe('the source address of outbound connections'),
+      max_recipients: z.number().int().min(1).default(100).describe('recipients per transaction; the next gets 452 4.5.3'),
+      max_message_size: byteSize(25 * 1024 * 1024).describe('largest message, advertised in SIZE; more gets 552 5.3.4 (a number of bytes or "25MiB")'),
+      max_errors: z.number().int().min(1).default(10).describe('protocol errors in a session before 421 and close'),
       // RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command.
-      idle_timeout: duration('5m'),
-      max_connections: z.number().int().min(1).default(1000),
-      max_connections_per_ip: z.number().int().min(1).default(20),
-      /** Bytes per second a client must keep up during DATA, after a grace period. */
-      min_data_rate: z.number().int().min(0).default(1024),
-    }),
+      idle_timeout: duration('5m').describe('how long a session may wait between commands'),
+      max_connections: z.number().int().min(1).default(1000).describe('SMTP connections at once'),
+      max_connections_per_ip: z.number().int().min(1).default(20).describe('connections at once from one client address; more get 421 4.7.0'),
+      min_data_rate: z.number().int().min(0).default(1024).describe('bytes per second a client must keep up during DATA, after a grace period'),
+    }).describe('SMTP: the MX that other servers deliver to, and outbound connections'),
     submission: section({
-      /** RFC 6409 message submission with STARTTLS (587 in production). */
-      listen: z.array(endpoint()).default([]),
-      /** Implicit TLS (RFC 8314, 465 in production). */
-      tls_listen: z.array(endpoint()).default([]),
-    }),
+      listen: z.array(endpoint()).default([]).describe('message submission with STARTTLS and AUTH (RFC 6409; 587 in production)'),
+      tls_listen: z.array(endpoint()).default([]).describe('submission with implicit TLS (RFC 8314; 465 in production)'),
+    }).describe('Submission: where mail clients send'),
     imap: section({
-      listen: z.array(endpoint()).default([]),
-      tls_listen: z.array(endpoint()).default([]),
-    }),
+      listen: z.array(endpoint()).default([]).describe('IMAP4rev1 with STARTTLS (143 in production)'),
+      tls_listen: z.array(endpoint()).default([]).describe('IMAP with implicit TLS (993 in production)'),
+    }).describe('IMAP'),
     pop3: section({
-      listen: z.array(endpoint()).default([]),
-      tls_listen: z.array(endpoint()).default([]),
-    }),
+      listen: z.array(endpoint()).default([]).describe('POP3 with STLS (110 in production)'),
+      tls_listen: z.array(endpoint()).default([]).describe('POP3 with implicit TLS (995 in production)'),
+    }).describe('POP3'),
     auth: section({
-      /** Failed logins (per client address, and per account) before a lockout. */
-      max_failures: z.number().int().min(1).default(10),
-      lockout: duration('15m'),
-      /** Each failure adds this much delay to the next answer, up to max_delay. */
-      delay_step: duration('500ms'),
-      max_delay: duration('5s'),
-    }),
+      max_failures: z.number().int().min(1).default(10).describe('failed logins from one client address, or for one account, before a lockout'),
+      lockout: duration('15m').describe('how long a lockout lasts'),
+      delay_step: duration('500ms').describe('each failed login delays the next answer by this much more'),
+      max_delay: duration('5s').describe('the longest such delay'),
+    }).describe('Logins (submission, IMAP, POP3)'),
     tls: section({
-      /** PEM files; when absent a self-signed certificate for hostname is generated into data_dir. */
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-    }),
+      cert: z.string().min(1).optional().describe('PEM certificate chain; absent: a self-signed certificate for hostname, generated once into data_dir'),
+      key: z.string().min(1).optional().describe('PEM private key of cert'),
+    }).describe('The certificate every TLS listener presents (reloaded on SIGHUP)'),
     delivery: section({
-      max_connections_per_host: z.number().int().min(1).default(10),
-      tls: z.enum(['opportunistic', 'none', 'required']).default('opportunistic'),
+      max_connections_per_host: z.number().int().min(1).default(10).describe('outbound connections at once to one MX address'),
+      tls: z.enum(['opportunistic', 'none', 'required']).default('opportunistic').describe('STARTTLS when offered (certificates not checked, RFC 7435), never, or always'),
       // RFC 5321 §4.5.3.2 minimum timeouts, per stage of the client's transaction.
-      connect_timeout: duration('30s'),
-      greeting_timeout: duration('5m'),
-      command_timeout: duration('5m'),
-      data_timeout: duration('2m'),
-      data_block_timeout: duration('3m'),
-      data_end_timeout: duration('10m'),
-    }),
+      connect_timeout: duration('30s').describe('waiting for a TCP connection'),
+      greeting_timeout: duration('5m').describe("waiting for the server's greeting (RFC 5321 §4.5.3.2.1)"),
+      command_timeout: duration('5m').describe('waiting for the reply to EHLO, MAIL and RCPT (RFC 5321 §4.5.3.2.2-3)'),
+      data_timeout: duration('2m').describe('waiting for the reply to DATA (RFC 5321 §4.5.3.2.4)'),
+      data_block_timeout: duration('3m').describe('waiting to send each block of the message (RFC 5321 §4.5.3.2.5)'),
+      data_end_timeout: duration('10m').describe('waiting for the reply after the message (RFC 5321 §4.5.3.2.6)'),
+    }).describe('Outbound delivery by the MX walk'),
     queue: section({
-      /** Waits between attempts; the last one repeats (Postfix backs off from 5 minutes to about an hour). */
-      retry_schedule: z.array(z.string()).min(1).default(['0s', '5m', '10m', '20m', '40m', '1h']),
-      delay_warning: duration('4h'),
-      max_age: duration('5d'),
-      /** How often the scheduler looks for work queued by other processes (postern sendmail). */
-      poll_interval: duration('1s'),
-    }),
+      retry_schedule: z
+        .array(z.string())
+        .min(1)
+        .default(['0s', '5m', '10m', '20m', '40m', '1h'])
+        .describe('waits between attempts; the last one repeats until max_age'),
+      delay_warning: duration('4h').describe('when the sender is told a message is delayed (once)'),
+      max_age: duration('5d').describe('when an undeliverable message is bounced'),
+      poll_interval: duration('1s').describe('how soon mail queued by another process (postern sendmail) is seen'),
+    }).describe('The queue'),
     backup: section({
-      max_hold: duration('10d'),
-      probe_interval: duration('1m'),
-      drain_concurrency: z.number().int().min(1).default(2),
-      /** Messages per second forwarded to a primary that has come back. */
-      drain_rate: z.number().min(0.01).default(20),
-      /** A file of accepted recipients (addresses and @domain wildcards) instead of asking the primary. */
-      recipients: z.string().min(1).optional(),
-      callout_positive_ttl: duration('7d'),
-      callout_negative_ttl: duration('1h'),
-    }),
+      max_hold: duration('10d').describe('how long mail for a backup domain is held for its primaries'),
+      probe_interval: duration('1m').describe('how often a backup checks whether a primary answers again'),
+      drain_concurrency: z.number().int().min(1).default(2).describe('connections at once to a primary that has come back'),
+      drain_rate: z.number().min(0.01).default(20).describe('messages per second forwarded to a primary that has come back'),
+      recipients: z.string().min(1).optional().describe('a file of accepted addresses and @domain wildcards, instead of asking the primary'),
+      callout_positive_ttl: duration('7d').describe("how long the primary's yes to a recipient is remembered"),
+      callout_negative_ttl: duration('1h').describe("how long the primary's no to a recipient is remembered"),
+    }).describe('Backup MX domains'),
     domain: z
       .array(
         z
           .object({
-            name: domainName,
-            role: z.enum(DomainRole),
+            name: domainName.describe('the mail domain'),
+            role: z.enum(DomainRole).describe('"primary": final delivery into mailboxes here; "backup": hold and forward to more preferred MX hosts'),
           })
           .strict(),
       )
-      .default([]),
+      .default([])
+      .describe('The mail domains of this node, one [[domain]] table each'),
   })
   .strict()
   .superRefine((cfg, ctx) => {
