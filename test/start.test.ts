@@ -12,6 +12,7 @@ import { udpExchange } from './helpers/dns-client.ts';
 import { decodeReply, query } from './helpers/dns-zones.ts';
 import { ROOT, runCommand, tempDir, writeConfig } from './helpers/postern.ts';
 import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
+import { commandsOf, readmeText, runReadmeCommand, testedBlocks } from './helpers/readme-blocks.ts';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const BIN = join(ROOT, 'bin/postern.js');
@@ -98,6 +99,28 @@ describe('npm start on a fresh clone', () => {
       assert.match(p.stdout(), /dig @127\.0\.0\.1 -p 5353 example\.test MX/);
 
       assert.deepEqual(await ask('example.test', 'MX'), ['example.test 300 MX 10 mail.example.test']);
+
+      // Every command block of the README marked as tested works against this setup.
+      const password = /created account postmaster@example\.test with password (\S+) /.exec(p.stdout())?.[1] ?? '';
+      writeFileSync(join(cwd, 'message.txt'), 'From: postmaster@example.test\r\nTo: postmaster@example.test\r\nSubject: from the README\r\n\r\nhello\r\n');
+      const blocks = testedBlocks(readmeText(ROOT));
+      assert.ok(blocks.length >= 2, 'the README marks its command blocks as tested');
+      const tools = ['dig', 'swaks', 'curl'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+      let ran = 0;
+      for (const block of blocks) {
+        for (const command of commandsOf(block)) {
+          const missing = tools.find((tool) => command.startsWith(`${tool} `));
+          if (missing !== undefined) {
+            t.diagnostic(`skipped because ${missing} is not installed: ${command}`);
+            continue;
+          }
+          const run = await runReadmeCommand(command, { cwd, root: ROOT, password });
+          assert.equal(run.status, 0, `README command failed: ${command}\n${run.stdout}\n${run.stderr}`);
+          ran++;
+        }
+      }
+      t.diagnostic(`ran ${ran} commands of the README`);
+      assert.ok(ran >= 2, 'at least the npx postern commands ran');
 
       // An edit published by SIGHUP.
       const zoneFile = join(cwd, 'data/zones/example.test.zone');
