@@ -15,6 +15,9 @@ import { queueDeleteCommand, queueHoldCommand, queueListCommand, queueReleaseCom
 import { routeCommand } from './route.ts';
 import { sendmailCommand } from './sendmail.ts';
 import { startCommand } from './start.ts';
+import { checkCommand } from './check.ts';
+import { labCommand } from './lab.ts';
+import { quickstartCommand } from './quickstart.ts';
 
 const CONFIG_HELP = 'the config file (default: $POSTERN_CONFIG, then ./postern.toml)';
 
@@ -186,6 +189,40 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .argument('[args...]')
     .action(async (args: string[]) => {
       status = await sendmailCommand(args, io);
+    });
+
+  program
+    .command('quickstart')
+    .description('write a production config and zone for DOMAIN on this server, create postmaster, and print the DNS records, PTR and next steps')
+    .argument('<domain>', 'the mail domain, like example.com')
+    .requiredOption('--ip <address>', 'the server\'s public IPv4 or IPv6 address (every service listens on it; the zone points to it)')
+    .option('--dir <dir>', 'where postern.toml and zones/ are written', '.')
+    .option('--hostname <name>', 'the mail host\'s name (default: mail.DOMAIN)')
+    .option('--force', 'replace postern.toml and the zone file if they exist')
+    .action(async (domain: string, opts: { ip: string; dir: string; hostname?: string; force?: boolean }) => {
+      status = await quickstartCommand(domain, opts, io);
+    });
+
+  program
+    .command('lab')
+    .description('run a scenario of the tutorial as real Postern processes on loopback, narrated (no scenario: list them)')
+    .argument('[scenario]', 'a folder of scenarios/, e.g. 2-datacenters')
+    .option('--keep', 'leave the topology running afterwards, with commands to try; Ctrl-C stops it')
+    .action(async (scenario: string | undefined, opts: { keep?: boolean }) => {
+      status = await labCommand(scenario, opts, io);
+    });
+
+  program
+    .command('check')
+    .description('a health check of a domain\'s mail setup: MX records, every MX host over SMTP (TLS, reverse DNS), backup MX sanity, SPF and DMARC; exit 1 on any failure')
+    .argument('<domain>', 'the mail domain, like example.com')
+    .option('--resolver <ip:port>', 'ask this DNS server (default: the config\'s dns.resolvers, else /etc/resolv.conf)')
+    .option('--port <n>', 'the MX hosts\' SMTP port (default: 25, or the config\'s smtp.outbound_port)')
+    .option('--timeout <ms>', 'how long each network step may take', '10000')
+    .option('--json', 'print the findings as JSON for scripts')
+    .option('-c, --config <file>', 'a config to take resolvers, port and our EHLO name from (default: $POSTERN_CONFIG if set, else none)')
+    .action(async (domain: string, opts: { resolver?: string; port?: string; timeout?: string; json?: boolean; config?: string }) => {
+      status = await checkCommand(domain, opts, io);
     });
 
   try {
