@@ -7,9 +7,15 @@ import { withReference } from '../scripts/update-readme.ts';
 import { ROOT } from './helpers/postern.ts';
 
 describe('README.md', () => {
-  it('carries the configuration reference generated from the schema (npm run docs rewrites it)', () => {
+  it('carries the configuration and command references generated from the code (npm run docs rewrites them)', async () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    assert.equal(readme, withReference(readme), 'README.md is out of date: run npm run docs');
+    assert.equal(readme, await withReference(readme), 'README.md is out of date: run npm run docs');
+  });
+  it('documents every command', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const command of ['start', 'route', 'check-zone', 'account add', 'alias add', 'queue retry', 'mailbox list', 'sendmail', 'quickstart', 'lab', 'check']) {
+      assert.ok(readme.includes(`#### \`postern ${command}\``), command);
+    }
   });
   it('documents every key of every section', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

@@ -29,6 +29,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // One width everywhere, so help reads the same in a terminal, a pipe and the README.
+      getOutHelpWidth: () => 100,
+      getErrHelpWidth: () => 100,
     })
     .showHelpAfterError('(add --help for usage)');
 
