@@ -6,8 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
 import { udpExchange } from './helpers/dns-client.ts';
 import { decodeReply, query } from './helpers/dns-zones.ts';
 import { ROOT, runCommand, tempDir, writeConfig } from './helpers/postern.ts';
@@ -36,6 +37,27 @@ function startPostern(cwd: string): Running {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/** The first line a server says after connecting. */
+const RawLineClient = {
+  first(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host, port });
+      let buf = '';
+      const timer = setTimeout(() => (s.destroy(), reject(new Error(`no greeting on ${port}`))), 5000);
+      s.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) {
+          clearTimeout(timer);
+          s.destroy();
+          resolve(buf.slice(0, nl).trim());
+        }
+      });
+      s.on('error', (e) => (clearTimeout(timer), reject(e)));
+    });
+  },
+};
 
 /** Polls `check` every 50 ms for at most `ms`; returns whether it became true. */
 async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
@@ -120,6 +142,16 @@ describe('npm start on a fresh clone', () => {
         }
       }
       t.diagnostic(`ran ${ran} commands of the README`);
+
+      // And the commands the banner itself suggests.
+      const banner = p.stdout();
+      const suggested = banner.slice(banner.indexOf('Try:\n') + 5, banner.indexOf('Ctrl-C stops')).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      assert.ok(suggested.length >= 5, banner);
+      for (const command of suggested) {
+        if (tools.some((tool) => command.startsWith(`${tool} `))) continue;
+        const run = await runReadmeCommand(command, { cwd, root: ROOT, password });
+        assert.equal(run.status, 0, `banner command failed: ${command}\n${run.stdout}\n${run.stderr}`);
+      }
       assert.ok(ran >= 2, 'at least the npx postern commands ran');
 
       // An edit published by SIGHUP.
@@ -152,6 +184,42 @@ describe('npm start on a fresh clone', () => {
       assert.deepEqual(await ask('new.example.test', 'A'), ['new.example.test 300 A 127.0.0.9']);
     } finally {
       assert.equal(await stop(again), 0);
+    }
+  });
+
+  it('npm start from a fresh copy of the repository answers DNS, SMTP, IMAP and POP3 within 30 seconds', async (t) => {
+    const copy = tempDir('copy');
+    const files = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' });
+    if (files.status !== 0) {
+      t.skip('not a git checkout: cannot make a copy of the repository');
+      return;
+    }
+    for (const file of files.stdout.split('\0').filter((f) => f !== '')) {
+      mkdirSync(dirname(join(copy, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(copy, file));
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+    const env: NodeJS.ProcessEnv = { ...process.env, POSTERN_LOOPBACK_ONLY: '1' };
+    delete env['POSTERN_CONFIG'];
+    // Its own process group, so that stopping it reaches npm and the server npm started.
+    const child = spawn('npm', ['start'], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const started = Date.now();
+    try {
+      assert.ok(await eventually(() => out.includes('Postern is running') || child.exitCode !== null, 30_000), `not running within 30 s:\n${out}\n${err}`);
+      assert.deepEqual(await ask('example.test', 'MX'), ['example.test 300 MX 10 mail.example.test']);
+      for (const [port, greeting] of [[2525, /^220 /], [1143, /^\* OK/], [1110, /^\+OK/]] as const) {
+        const c = await RawLineClient.first('127.0.0.1', port);
+        assert.match(c, greeting, `port ${port}`);
+      }
+      t.diagnostic(`answering ${Date.now() - started} ms after npm start`);
+    } finally {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
     }
   });
 

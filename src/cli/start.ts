@@ -100,20 +100,22 @@ function banner(postern: RunningPostern, configLabel: string): string {
   if (zones.length > 0) lines.push(`  zones: ${zones.join(', ')}`);
   const tls = postern.tls();
   if (tls !== null) lines.push(`  TLS certificate SHA-256 ${tls.fingerprint}${tls.selfSigned ? ' (self-signed; set [tls] cert and key for your own)' : ''}`);
+  const tries: string[] = [];
   const dns = endpoints.find((e) => e.service === 'dns');
   if (dns !== undefined) {
     const zone = zones.includes(DEV_DOMAIN) ? DEV_DOMAIN : (zones[0] ?? DEV_DOMAIN);
-    lines.push('Try:');
-    lines.push(`  dig @${dns.address.host} -p ${dns.address.port} ${zone} MX +norecurse`);
-    lines.push(`  npx postern route postmaster@${zone} --config ${configLabel}`);
+    tries.push(`dig @${dns.address.host} -p ${dns.address.port} ${zone} MX +norecurse`);
+    tries.push(`npx postern route postmaster@${zone} --config ${configLabel}`);
   }
   const smtp = endpoints.find((e) => e.service === 'smtp');
+  const imap = endpoints.find((e) => e.service === 'imap' && e.protocol === 'starttls');
   const primary = postern.config.domains.find((d) => d.role === 'primary')?.name;
   if (smtp !== undefined && primary !== undefined) {
-    const at = formatHostPort(smtp.address);
-    lines.push(`  swaks --server ${at} --from you@${primary} --to postmaster@${primary}`);
-    lines.push(`  npx postern mailbox list postmaster@${primary} --config ${configLabel}`);
+    tries.push(`swaks --server ${formatHostPort(smtp.address)} --from you@${primary} --to postmaster@${primary}`);
+    tries.push(`npx postern mailbox list postmaster@${primary} --config ${configLabel}`);
+    if (imap !== undefined) tries.push(`curl --ssl-reqd -k "imap://${formatHostPort(imap.address)}/INBOX;UID=1" --user postmaster@${primary}:PASSWORD`);
   }
-  lines.push('Ctrl-C stops; SIGHUP reloads the zones.');
+  if (tries.length > 0) lines.push('Try:', ...tries.map((t) => `  ${t}`));
+  lines.push('Ctrl-C stops; SIGHUP reloads the zones and the TLS certificate.');
   return lines.join('\n') + '\n';
 }
