@@ -144,7 +144,7 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
 
 /** The store this config names: SQLite under data_dir (PostgreSQL comes with [storage] url). */
 export async function openConfiguredStore(config: Config, logger: Logger): Promise<Store> {
-  return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger: logger.child({ component: 'store' }) });
+  return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger });
 }
 
 interface MailPath {
