@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withReference } from '../scripts/update-readme.ts';
+import { parseConfig } from '../src/config/load.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT, runCommand } from './helpers/postern.ts';
 
@@ -57,6 +58,17 @@ describe('README.md transcripts', () => {
         for (const child of background) child.kill('SIGTERM');
         await Promise.all(background.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on('exit', resolve)))));
       }
+    }
+  });
+});
+
+describe('README.md config examples', () => {
+  it('every ```toml block is a config that loads', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/^```toml\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
+    assert.ok(blocks.length >= 3);
+    for (const block of blocks) {
+      assert.doesNotThrow(() => parseConfig(block, '/etc/postern/postern.toml'), block.slice(0, 200));
     }
   });
 });
