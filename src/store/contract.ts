@@ -777,7 +777,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(await s.deliverToMailbox({ owner: 'o', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250 ok', at: T0 + 1 }), { kind: 'delivered', uid: 1 });
         assert.equal(await s.countMessages({ address: 'bob@one.test' }), 1);
         const after = (await s.getQueued('m'))?.recipients.find((r) => r.id === bob.id);
-        assert.deepEqual([after?.state, after?.attempts, after?.lastReply, after?.leaseOwner], ['delivered', 1, '250 ok', null]);
+        assert.deepEqual([after?.state, after?.attempts, after?.lastReply, after?.leaseOwner], ['delivered', 1, '250 ok', null], 'carl is still queued: the message stays');
         assert.deepEqual(await s.deliverToMailbox({ owner: 'o', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 }), { kind: 'not-leased' }, 'never twice');
         const carl = claimed?.recipients.find((r) => r.address === 'carl@two.test');
         assert.ok(carl);
@@ -785,6 +785,16 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
           s.deliverToMailbox({ owner: 'o', recipientId: carl.id, address: 'nobody@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 }),
           (err: unknown) => err instanceof Error && 'code' in err && err.code === 'POSTERN_STORE_NOT_FOUND',
         );
+      });
+
+      test('removes a message from the queue in the commit that delivers its last recipient', async (s) => {
+        await s.createAccount({ address: 'bob@one.test', now: T0 });
+        await s.enqueue(msg('m', T0, [rcpt('bob@one.test', 'local')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 1, owner: 'o', leaseMs: 1000 });
+        const bob = claimed?.recipients[0];
+        assert.ok(bob);
+        assert.equal((await s.deliverToMailbox({ owner: 'o', recipientId: bob.id, address: 'bob@one.test', data: bytes('x'), internalDate: T0, reply: '250', at: T0 })).kind, 'delivered');
+        assert.equal(await s.getQueued('m'), null);
       });
 
       test('releases the leases of a crashed process of the same node, and only those', async (s) => {

@@ -321,7 +321,8 @@ export interface QueueStore {
   deleteIfFinal(id: string): Promise<boolean>;
   /**
    * Final delivery of one leased recipient: appends to the account's mailbox and marks the
-   * recipient delivered in ONE commit, so a crash can neither lose the message nor file it twice.
+   * recipient delivered in ONE commit, so a crash can neither lose the message nor file it twice;
+   * when that was the message's last recipient to finish, the message leaves the queue in it too.
    * `not-leased` when `owner` no longer holds the recipient (nothing is written); NOT_FOUND
    * (StoreError) when the account or mailbox is gone.
    */

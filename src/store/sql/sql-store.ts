@@ -659,7 +659,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const written = committer.submit(async (trx): Promise<WriteOutcome<Delivered>> => {
         const leased = await trx
           .selectFrom('queue_recipients')
-          .select('id')
+          .select(['id', 'message_id'])
           .where('id', '=', recipientId)
           .where('lease_owner', '=', owner)
           .executeTakeFirst();
@@ -670,6 +670,15 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           .updateTable('queue_recipients')
           .set((eb) => ({ attempts: eb('attempts', '+', 1), state: 'delivered', last_attempt_at: at, last_reply: reply, lease_owner: null, lease_until: null }))
           .where('id', '=', recipientId)
+          .execute();
+        // The last recipient delivered: the message leaves the queue in the same commit, rather
+        // than in one more commit of its own (the bench profile showed that one costing a fifth).
+        await trx
+          .deleteFrom('queue_messages')
+          .where('id', '=', leased.message_id)
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('queue_recipients').select('queue_recipients.id').whereRef('queue_recipients.message_id', '=', 'queue_messages.id').where('queue_recipients.state', 'in', ['queued', 'held']))),
+          )
           .execute();
         return { ok: true, value: { kind: 'delivered', uid: appended.value.uid, change: appended.value.change } };
       });
