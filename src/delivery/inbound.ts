@@ -9,6 +9,7 @@ import { errorText } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { Reply, SmtpReplyError, withText } from '../core/smtp-reply.ts';
 import { encodeXtext } from '../smtp/proto/params.ts';
+import { prependHeaderFields } from '../message/headers.ts';
 import type { Recipient, SmtpHooks } from '../smtp/server/types.ts';
 import type { NewRecipient, QueueStore, AccountStore, QueueSource } from '../store/types.ts';
 import type { DomainConfig } from '../config/schema.ts';
@@ -17,7 +18,7 @@ import { routeRecipient, type RoutedRecipient } from './router.ts';
 
 export interface InboundOptions {
   domains: readonly DomainConfig[];
-  store: Pick<QueueStore, 'enqueue'> & Pick<AccountStore, 'getAccount' | 'lookupAlias'>;
+  store: Pick<QueueStore, 'accept'> & Pick<AccountStore, 'getAccount' | 'lookupAlias'>;
   verifier: BackupVerifier | null;
   /** Called once a message is committed, to wake the queue runner. */
   onQueued: () => void;
@@ -73,22 +74,37 @@ export function inboundHooks(o: InboundOptions): SmtpHooks {
         }
       }
       if (recipients.size === 0) throw new SmtpReplyError(withText(Reply.TransactionFailed, 'no valid recipients'));
+      const receivedAt = now();
+      const sender = tx.sender === null ? '' : tx.sender.raw;
+      // Local recipients are delivered in the very commit that accepts the message (no queue round
+      // trip: DESIGN.md "Durability" holds, as the 250 still follows the commit). Those who asked
+      // for a success notice (NOTIFY=SUCCESS) go through the queue, which sends it.
+      const local = [...recipients.values()].filter((r) => r.route === 'local' && !(r.notify ?? []).includes('SUCCESS'));
+      const queued = [...recipients.values()].filter((r) => !local.includes(r));
+      const deliveries = local.map((r) => ({ address: r.address, internalDate: receivedAt, data: prependHeaderFields(message.data, [`Return-Path: <${sender}>`, `Delivered-To: ${r.address}`]) }));
       try {
-        await o.store.enqueue({
-          id: message.id,
-          receivedAt: now(),
-          sender: tx.sender === null ? '' : tx.sender.raw,
-          ...(tx.mailParams.envid !== null ? { envid: encodeXtext(tx.mailParams.envid) } : {}),
-          ...(tx.mailParams.ret !== null ? { ret: tx.mailParams.ret === 'HDRS' ? ('hdrs' as const) : ('full' as const) } : {}),
-          data: message.data,
-          source: o.source ?? (session.mode === 'submission' ? 'submission' : 'mx'),
-          recipients: [...recipients.values()],
+        await o.store.accept({
+          queue:
+            queued.length === 0
+              ? null
+              : {
+                  id: message.id,
+                  receivedAt,
+                  sender,
+                  ...(tx.mailParams.envid !== null ? { envid: encodeXtext(tx.mailParams.envid) } : {}),
+                  ...(tx.mailParams.ret !== null ? { ret: tx.mailParams.ret === 'HDRS' ? ('hdrs' as const) : ('full' as const) } : {}),
+                  data: message.data,
+                  source: o.source ?? (session.mode === 'submission' ? 'submission' : 'mx'),
+                  recipients: queued,
+                },
+          deliveries,
         });
       } catch (err) {
         o.logger.error({ event: 'smtp.queue_failed', id: message.id, error: errorText(err) }, 'could not commit a message to the queue');
         throw new SmtpReplyError(withText(Reply.LocalError, 'could not queue the message; try again later'), { cause: err });
       }
-      o.onQueued();
+      if (local.length > 0) o.logger.info({ event: 'delivery.local', id: message.id, recipients: local.map((r) => r.address) }, 'delivered at accept');
+      if (queued.length > 0) o.onQueued();
     },
   };
 }

@@ -787,6 +787,39 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         );
       });
 
+      test('accepts a message in one commit: local deliveries into INBOXes and the rest into the queue', async (s) => {
+        await s.createAccount({ address: 'bob@one.test', now: T0 });
+        await s.createAccount({ address: 'ann@one.test', now: T0 });
+        const r = await s.accept({
+          queue: msg('m', T0, [rcpt('carl@two.test')]),
+          deliveries: [
+            { address: 'bob@one.test', data: bytes('for bob'), internalDate: T0 },
+            { address: 'ann@one.test', data: bytes('for ann'), internalDate: T0 },
+          ],
+        });
+        assert.deepEqual(r.delivered, [
+          { address: 'bob@one.test', uid: 1 },
+          { address: 'ann@one.test', uid: 1 },
+        ]);
+        assert.equal(text(await s.readMessage({ address: 'ann@one.test', uid: 1 })), 'for ann');
+        assert.deepEqual((await s.getQueued('m'))?.recipients.map((x) => x.address), ['carl@two.test']);
+        const onlyLocal = await s.accept({ queue: null, deliveries: [{ address: 'bob@one.test', data: bytes('again'), internalDate: T0 }] });
+        assert.deepEqual(onlyLocal.delivered, [{ address: 'bob@one.test', uid: 2 }]);
+      });
+
+      test('accepts nothing when one mailbox is missing or the queue id exists', async (s) => {
+        await s.createAccount({ address: 'bob@one.test', now: T0 });
+        await assert.rejects(
+          s.accept({ queue: msg('m', T0, [rcpt('carl@two.test')]), deliveries: [{ address: 'bob@one.test', data: bytes('x'), internalDate: T0 }, { address: 'ghost@one.test', data: bytes('x'), internalDate: T0 }] }),
+          (err: unknown) => err instanceof Error && 'code' in err && err.code === 'POSTERN_STORE_NOT_FOUND',
+        );
+        assert.equal(await s.countMessages({ address: 'bob@one.test' }), 0);
+        assert.equal(await s.getQueued('m'), null);
+        await s.enqueue(msg('dup', T0, [rcpt('a@two.test')]));
+        await assert.rejects(s.accept({ queue: msg('dup', T0, [rcpt('b@two.test')]), deliveries: [{ address: 'bob@one.test', data: bytes('x'), internalDate: T0 }] }));
+        assert.equal(await s.countMessages({ address: 'bob@one.test' }), 0);
+      });
+
       test('removes a message from the queue in the commit that delivers its last recipient', async (s) => {
         await s.createAccount({ address: 'bob@one.test', now: T0 });
         await s.enqueue(msg('m', T0, [rcpt('bob@one.test', 'local')]));

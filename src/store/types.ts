@@ -304,6 +304,13 @@ export interface QueueStore {
   /** Resolves once the message and its envelope are committed (group commit). */
   enqueue(message: NewQueuedMessage): Promise<void>;
   /**
+   * A message accepted from a client: the recipients that need the queue (`queue`, or null when
+   * none does) and final deliveries into local INBOXes (each with its own bytes: Return-Path and
+   * Delivered-To differ), all in ONE commit (group commit), so the 250 follows a commit that holds
+   * every copy. Rejects, writing nothing, when the queue id exists or a mailbox is missing.
+   */
+  accept(options: { queue: NewQueuedMessage | null; deliveries: ReadonlyArray<{ address: string; data: Uint8Array; internalDate: number }> }): Promise<{ delivered: Array<{ address: string; uid: number }> }>;
+  /**
    * Leases due, unheld, unleased (or lease-expired) queued recipients to `owner` until
    * now + leaseMs, oldest message first, grouped by message.
    */

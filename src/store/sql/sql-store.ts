@@ -165,6 +165,41 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
   }
 
+  async function enqueueIn(trx: Transaction<Database>, message: NewQueuedMessage): Promise<void> {
+    const first = message.firstAttemptAt ?? message.receivedAt;
+    await trx
+      .insertInto('queue_messages')
+      .values({
+        id: message.id,
+        received_at: message.receivedAt,
+        sender: message.sender,
+        envid: message.envid ?? null,
+        ret: message.ret ?? null,
+        source: message.source,
+        size: message.data.byteLength,
+        data: message.data,
+      })
+      .execute();
+    const rows = message.recipients.map((r, position) => ({
+      message_id: message.id,
+      position,
+      address: r.address,
+      domain: r.domain.toLowerCase(),
+      route: r.route,
+      notify: r.notify === undefined ? null : r.notify.join(','),
+      orcpt: r.orcpt ?? null,
+      state: 'queued',
+      attempts: 0,
+      next_attempt_at: first,
+      last_attempt_at: null,
+      last_reply: null,
+      delay_notice_sent: 0,
+      lease_owner: null,
+      lease_until: null,
+    }));
+    for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
+  }
+
   function emit(change: MailboxChange): void {
     for (const w of watchers) {
       try {
@@ -473,44 +508,47 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       if (message.recipients.length === 0) {
         return Promise.reject(new StoreError(StoreErrorCode.Invalid, `message ${message.id} has no recipients`));
       }
-      const first = message.firstAttemptAt ?? message.receivedAt;
       return committer.submit(async (trx): Promise<WriteOutcome<void>> => {
         const dup = await trx.selectFrom('queue_messages').select('id').where('id', '=', message.id).executeTakeFirst();
         if (dup !== undefined) {
           return { ok: false, error: new StoreError(StoreErrorCode.MessageExists, `queue id ${message.id} exists`) };
         }
-        await trx
-          .insertInto('queue_messages')
-          .values({
-            id: message.id,
-            received_at: message.receivedAt,
-            sender: message.sender,
-            envid: message.envid ?? null,
-            ret: message.ret ?? null,
-            source: message.source,
-            size: message.data.byteLength,
-            data: message.data,
-          })
-          .execute();
-        const rows = message.recipients.map((r, position) => ({
-          message_id: message.id,
-          position,
-          address: r.address,
-          domain: r.domain.toLowerCase(),
-          route: r.route,
-          notify: r.notify === undefined ? null : r.notify.join(','),
-          orcpt: r.orcpt ?? null,
-          state: 'queued',
-          attempts: 0,
-          next_attempt_at: first,
-          last_attempt_at: null,
-          last_reply: null,
-          delay_notice_sent: 0,
-          lease_owner: null,
-          lease_until: null,
-        }));
-        for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
+        await enqueueIn(trx, message);
         return { ok: true, value: undefined };
+      });
+    },
+
+    accept({ queue, deliveries }) {
+      if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
+      if (queue !== null && queue.recipients.length === 0) {
+        return Promise.reject(new StoreError(StoreErrorCode.Invalid, `message ${queue.id} has no recipients`));
+      }
+      type Accepted = { delivered: Array<{ address: string; uid: number }>; changes: MailboxChange[] };
+      const written = committer.submit(async (trx): Promise<WriteOutcome<Accepted>> => {
+        // Every refusal before the first write: a refused caller must leave nothing behind in the
+        // batch's shared transaction.
+        if (queue !== null) {
+          const dup = await trx.selectFrom('queue_messages').select('id').where('id', '=', queue.id).executeTakeFirst();
+          if (dup !== undefined) return { ok: false, error: new StoreError(StoreErrorCode.MessageExists, `queue id ${queue.id} exists`) };
+        }
+        for (const d of deliveries) {
+          if ((await mailboxByRef(trx, { address: d.address })) === null) {
+            return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox INBOX for ${d.address}`) };
+          }
+        }
+        if (queue !== null) await enqueueIn(trx, queue);
+        const value: Accepted = { delivered: [], changes: [] };
+        for (const d of deliveries) {
+          const appended = await appendIn(trx, { address: d.address, data: d.data, internalDate: d.internalDate, flags: [] });
+          if (!appended.ok) throw appended.error;
+          value.delivered.push({ address: d.address, uid: appended.value.uid });
+          value.changes.push(appended.value.change);
+        }
+        return { ok: true, value };
+      });
+      return written.then(({ delivered, changes }) => {
+        for (const c of changes) emit(c);
+        return { delivered };
       });
     },
 
