@@ -87,6 +87,39 @@ describe('group commit', () => {
     await db.destroy();
   });
 
+  it('runs a whole batch again after a retryable error, keeping nothing of the failed run', async () => {
+    const db = await scratch();
+    const transient = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    const gc = createGroupCommitter({ db, logger: silentLogger, retryable: (e) => (e as { code?: unknown }).code === '40P01' });
+    let runs = 0;
+    const flaky: BatchedWrite<string> = async (trx) => {
+      runs += 1;
+      if (runs === 1) throw transient;
+      return insert('b')(trx);
+    };
+    const got = await Promise.all([gc.submit(insert('a')), gc.submit(flaky)]);
+    assert.deepEqual(got, ['a', 'b']);
+    assert.equal(runs, 2);
+    assert.deepEqual(await names(db), ['a', 'b'], "the first run's 'a' was rolled back, not kept twice");
+    assert.deepEqual(gc.stats(), { commits: 1, writes: 2 });
+    await gc.close();
+    await db.destroy();
+  });
+
+  it('gives up after maxRetries runs and rejects the batch with the last error', async () => {
+    const db = await scratch();
+    const gc = createGroupCommitter({ db, logger: silentLogger, retryable: () => true, maxRetries: 2 });
+    let runs = 0;
+    const always: BatchedWrite<string> = async () => {
+      runs += 1;
+      throw new Error(`run ${runs}`);
+    };
+    await assert.rejects(gc.submit(always), /run 3/);
+    assert.equal(runs, 3);
+    await gc.close();
+    await db.destroy();
+  });
+
   it('splits a burst larger than maxBatch into several transactions', async () => {
     const db = await scratch();
     const gc = createGroupCommitter({ db, logger: silentLogger, maxBatch: 4 });

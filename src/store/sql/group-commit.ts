@@ -35,11 +35,20 @@ export interface GroupCommitOptions {
   logger: Logger;
   /** Bounds one transaction; the rest waits for the next. Default 1000. */
   maxBatch?: number;
+  /**
+   * Errors after which the whole batch is run again from the start (its transaction was rolled
+   * back, so nothing of it was kept). PostgreSQL: a deadlock between two nodes' batches that lock
+   * the same mailboxes in opposite orders aborts one of them; run again, it goes through.
+   */
+  retryable?: (err: unknown) => boolean;
+  /** Runs of one batch after the first, on retryable errors. Default 3. */
+  maxRetries?: number;
 }
 
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
   const { db, logger } = options;
   const maxBatch = options.maxBatch ?? 1000;
+  const maxRetries = options.maxRetries ?? 3;
   let pending: Pending[] = [];
   let running = false;
   let scheduled = false;
@@ -48,15 +57,23 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   const counters: WriteStats = { commits: 0, writes: 0 };
 
   async function runBatch(batch: Pending[]): Promise<void> {
-    const outcomes: Array<WriteOutcome<unknown>> = [];
-    try {
-      await db.transaction().execute(async (trx) => {
-        for (const p of batch) outcomes.push(await p.write(trx));
-      });
-    } catch (err) {
-      logger.error({ err, writes: batch.length }, 'group commit failed; every write of the batch is rejected');
-      for (const p of batch) p.reject(err);
-      return;
+    let outcomes: Array<WriteOutcome<unknown>> = [];
+    for (let attempt = 0; ; attempt++) {
+      outcomes = [];
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const p of batch) outcomes.push(await p.write(trx));
+        });
+        break;
+      } catch (err) {
+        if (attempt < maxRetries && options.retryable?.(err) === true) {
+          logger.warn({ err, writes: batch.length, attempt: attempt + 1 }, 'group commit rolled back; running the batch again');
+          continue;
+        }
+        logger.error({ err, writes: batch.length }, 'group commit failed; every write of the batch is rejected');
+        for (const p of batch) p.reject(err);
+        return;
+      }
     }
     counters.commits += 1;
     counters.writes += outcomes.filter((o) => o.ok).length;

@@ -224,7 +224,8 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
           if (holder !== undefined && !movingIds.has(holder.id)) throw new StoreError(StoreErrorCode.Invalid, `mailbox ${renamed} exists`);
         }
         // Through temporary names first, so a rename into its own subtree never collides midway.
-        for (const m of moving) await trx.updateTable('mailboxes').set({ name: `\u0000${m.id}` }).where('id', '=', m.id).execute();
+        // U+0001, not NUL: PostgreSQL text cannot hold a NUL, and no IMAP client sends either.
+        for (const m of moving) await trx.updateTable('mailboxes').set({ name: `\u0001rename\u0001${m.id}` }).where('id', '=', m.id).execute();
         for (const m of moving) {
           await trx.updateTable('mailboxes').set({ name: toName + m.name.slice(fromName.length) }).where('id', '=', m.id).execute();
         }

@@ -20,6 +20,11 @@ export interface MigrateOptions {
   migrations: readonly Migration[];
   now: number;
   logger: Logger;
+  /**
+   * Runs first inside the migration transaction. An engine shared by several nodes takes a lock
+   * here (PostgreSQL: `pg_advisory_xact_lock`) so two nodes starting at once apply each step once.
+   */
+  lock?: (trx: Transaction<Database>) => Promise<void>;
 }
 
 /** Applies what is missing. Returns the versions applied now. */
@@ -32,6 +37,7 @@ export async function migrate(options: MigrateOptions): Promise<number[]> {
   const latest = sorted.length;
 
   return db.transaction().execute(async (trx) => {
+    if (options.lock !== undefined) await options.lock(trx);
     await trx.schema
       .createTable('schema_migrations')
       .ifNotExists()

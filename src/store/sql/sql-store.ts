@@ -52,6 +52,8 @@ export interface SqlStoreOptions {
   now: () => number;
   /** Called after the Kysely instance is destroyed. */
   onClose?: () => void;
+  /** Errors after which a group-commit batch is run again (see `GroupCommitOptions.retryable`). */
+  retryable?: (err: unknown) => boolean;
 }
 
 /** Created with every account. RFC 6154 §2 attributes for all but INBOX. */
@@ -135,7 +137,7 @@ const RECIPIENT_COLUMNS = [
 
 export function createSqlStore(options: SqlStoreOptions): Store {
   const { db, capabilities, logger, now } = options;
-  const committer = createGroupCommitter({ db, logger });
+  const committer = createGroupCommitter({ db, logger, ...(options.retryable !== undefined ? { retryable: options.retryable } : {}) });
   let closed = false;
   const watchers = new Set<(change: MailboxChange) => void>();
 
@@ -556,18 +558,39 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       live();
       if (limit <= 0) return [];
       return db.transaction().execute(async (trx) => {
-        // 1. The oldest messages with something due. Not locked: two claimers may pick the same
-        // ones, and step 2 decides who gets which recipient.
-        const candidates = await trx
-          .selectFrom('queue_recipients')
-          .innerJoin('queue_messages', 'queue_messages.id', 'queue_recipients.message_id')
-          .select(['queue_messages.id', 'queue_messages.received_at'])
-          .where((eb) => dueConditions(eb, at, routes))
-          .groupBy(['queue_messages.id', 'queue_messages.received_at'])
-          .orderBy('queue_messages.received_at')
-          .orderBy('queue_messages.id')
-          .limit(limit)
-          .execute();
+        // 1. The oldest messages with something due. With one writer (SQLite) they are not
+        // locked: step 2 decides who gets which recipient. Where claimers run at once (PostgreSQL),
+        // each locks its messages and skips those another holds, so concurrent claims take
+        // different messages instead of all picking the oldest ten and most coming back empty.
+        const candidates = capabilities.skipLocked
+          ? await trx
+              .selectFrom('queue_messages')
+              .select(['queue_messages.id', 'queue_messages.received_at'])
+              .where(({ exists, selectFrom }) =>
+                exists(
+                  selectFrom('queue_recipients')
+                    .select('queue_recipients.id')
+                    .whereRef('queue_recipients.message_id', '=', 'queue_messages.id')
+                    .where((eb) => dueConditions(eb, at, routes)),
+                ),
+              )
+              .orderBy('queue_messages.received_at')
+              .orderBy('queue_messages.id')
+              .limit(limit)
+              // NO KEY: recipients' foreign-key checks (FOR KEY SHARE) on these rows go on unblocked.
+              .forNoKeyUpdate()
+              .skipLocked()
+              .execute()
+          : await trx
+              .selectFrom('queue_recipients')
+              .innerJoin('queue_messages', 'queue_messages.id', 'queue_recipients.message_id')
+              .select(['queue_messages.id', 'queue_messages.received_at'])
+              .where((eb) => dueConditions(eb, at, routes))
+              .groupBy(['queue_messages.id', 'queue_messages.received_at'])
+              .orderBy('queue_messages.received_at')
+              .orderBy('queue_messages.id')
+              .limit(limit)
+              .execute();
         if (candidates.length === 0) return [];
         const ids = candidates.map((c) => c.id);
 
