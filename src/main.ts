@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Config } from './config/schema.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
+import { openPostgresStore } from './store/postgres/index.ts';
 import type { Store } from './store/types.ts';
 import { ErrorCode, PosternError, errorText } from './core/errors.ts';
 import { formatHostPort, type HostPort } from './core/host-port.ts';
@@ -142,8 +143,9 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
   };
 }
 
-/** The store this config names: SQLite under data_dir (PostgreSQL comes with [storage] url). */
+/** The store this config names: PostgreSQL at [storage] url, else SQLite under data_dir. */
 export async function openConfiguredStore(config: Config, logger: Logger): Promise<Store> {
+  if (config.storage.url !== null) return openPostgresStore({ url: config.storage.url, logger });
   return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger });
 }
 

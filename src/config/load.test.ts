@@ -138,6 +138,7 @@ describe('config', () => {
     ['an unknown delivery TLS mode', '[delivery]\ntls = "always"', /^postern\.toml: delivery\.tls: must be one of "opportunistic", "none", "required", not "always"$/],
     ['a wildcard DNS listen address', '[dns]\nlisten = ["0.0.0.0:53"]', /^postern\.toml: dns\.listen\[0\]: 0\.0\.0\.0 is a wildcard: list each address/],
     ['a resolver on port 0', '[dns]\nresolvers = ["127.0.0.1:0"]', /^postern\.toml: dns\.resolvers\[0\]: "127\.0\.0\.1:0": port 0 is no server's port$/],
+    ['a storage URL that is not PostgreSQL', '[storage]\nurl = "mysql://db"', /^postern\.toml: storage\.url: must be a postgres:\/\/ URL/],
     ['TOML that does not parse', 'hostname = "x.test"\n[dns\n', /^postern\.toml:2:\d+: /],
   ];
   for (const [what, text, want] of errors) {

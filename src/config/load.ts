@@ -72,6 +72,7 @@ export function parseConfig(text: string, file: string): Config {
       maxConnectionsPerIp: c.smtp.max_connections_per_ip,
       minDataRate: c.smtp.min_data_rate,
     },
+    storage: { url: c.storage.url ?? null },
     submission: { listen: c.submission.listen, tlsListen: c.submission.tls_listen },
     imap: { listen: c.imap.listen, tlsListen: c.imap.tls_listen },
     pop3: { listen: c.pop3.listen, tlsListen: c.pop3.tls_listen },

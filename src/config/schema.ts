@@ -91,6 +91,13 @@ export const fileSchema = z
   .object({
     hostname: domainName.optional().describe("this node's name: the SMTP banner, EHLO and Received headers; default the machine's host name"),
     data_dir: z.string().min(1).default('data').describe('where the database, queue and generated keys live'),
+    storage: section({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave it out for SQLite under data_dir)')
+        .optional()
+        .describe('a PostgreSQL database shared by several nodes (postgres://user@host:5432/db); absent: SQLite under data_dir'),
+    }).describe('Where accounts, mailboxes and the queue are kept'),
     log: section({
       level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('how much the log says (JSON lines on standard error)'),
     }).describe('Logging'),
@@ -244,6 +251,8 @@ export interface Config {
     maxConnectionsPerIp: number;
     minDataRate: number;
   };
+  /** null: SQLite under data_dir. */
+  storage: { url: string | null };
   submission: { listen: HostPort[]; tlsListen: HostPort[] };
   imap: { listen: HostPort[]; tlsListen: HostPort[] };
   pop3: { listen: HostPort[]; tlsListen: HostPort[] };

@@ -8,9 +8,9 @@
  * nodes) never deliver the same recipient at once, and a crashed worker's claims return to the
  * queue when its lease ends.
  *
- * `types.ts` is the one interface; engines live in their own folders (`sqlite/` now, `postgres/`
- * later) over the shared Kysely queries in `sql/`, and `contract.ts` is the test suite every engine
- * passes. Only `main.ts` and the CLI choose an engine.
+ * `types.ts` is the one interface; engines live in their own folders (`sqlite/` for one machine,
+ * `postgres/` for several nodes on one database) over the shared Kysely queries in `sql/`, and
+ * `contract.ts` is the test suite every engine passes. Only `main.ts` and the CLI choose an engine.
  */
 export type {
   Account,
