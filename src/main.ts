@@ -219,6 +219,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       delayWarningMs: config.queue.delayWarningMs,
       maxAgeMs: config.queue.maxAgeMs,
       pollIntervalMs: config.queue.pollIntervalMs,
+      leaseMs: config.queue.leaseMs,
       backup: config.backup,
       delivery: {
         local: (message, data, recipients) => deliverLocal({ store, owner, now: Date.now }, { sender: message.sender, data }, recipients),

@@ -70,6 +70,7 @@ describe('config', () => {
     assert.deepEqual(c.queue.retryScheduleMs, [0, 300_000, 600_000, 1_200_000, 2_400_000, 3_600_000]);
     assert.equal(c.queue.delayWarningMs, 4 * 3_600_000);
     assert.equal(c.queue.maxAgeMs, 5 * 86_400_000);
+    assert.equal(c.queue.leaseMs, 30 * 60_000);
     assert.equal(c.backup.maxHoldMs, 10 * 86_400_000);
     assert.equal(c.backup.probeIntervalMs, 60_000);
     assert.equal(c.backup.drainConcurrency, 2);

@@ -95,6 +95,7 @@ export function parseConfig(text: string, file: string): Config {
       delayWarningMs: c.queue.delay_warning,
       maxAgeMs: c.queue.max_age,
       pollIntervalMs: c.queue.poll_interval,
+      leaseMs: c.queue.lease,
     },
     backup: {
       maxHoldMs: c.backup.max_hold,

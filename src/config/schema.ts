@@ -168,6 +168,7 @@ export const fileSchema = z
       delay_warning: duration('4h').describe('when the sender is told a message is delayed (once)'),
       max_age: duration('5d').describe('when an undeliverable message is bounced'),
       poll_interval: duration('1s').describe('how soon mail queued by another process (postern sendmail) is seen'),
+      lease: duration('30m').describe("how long a node's claim on queued work lasts: another node takes over a dead node's work after it; must outlast the longest delivery attempt"),
     }).describe('The queue'),
     backup: section({
       max_hold: duration('10d').describe('how long mail for a backup domain is held for its primaries'),
@@ -264,7 +265,7 @@ export interface Config {
     tls: 'opportunistic' | 'none' | 'required';
     timeouts: { connectMs: number; greetingMs: number; commandMs: number; dataMs: number; dataBlockMs: number; dataEndMs: number };
   };
-  queue: { retryScheduleMs: number[]; delayWarningMs: number; maxAgeMs: number; pollIntervalMs: number };
+  queue: { retryScheduleMs: number[]; delayWarningMs: number; maxAgeMs: number; pollIntervalMs: number; leaseMs: number };
   backup: {
     maxHoldMs: number;
     probeIntervalMs: number;
