@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
+import { sendPlain } from './helpers/smtp-socket-client.ts';
 import { eventually, inboxSubjects, SMTP_PORT, startNode, type LabNode } from './helpers/lab.ts';
 
 process.env['POSTERN_LOOPBACK_ONLY'] = '1';
@@ -41,18 +41,7 @@ describe('a node on PostgreSQL', { skip: base === undefined ? 'POSTERN_TEST_PG n
   });
 
   it('files a message accepted by one node where the other reads it', async () => {
-    const c = await RawSmtpClient.connect('127.0.91.1', SMTP_PORT);
-    try {
-      await c.reply('220');
-      await c.send('EHLO client.test', '250');
-      await c.send('MAIL FROM:<a@sender.test>', '250');
-      await c.send('RCPT TO:<user@domain.test>', '250');
-      await c.send('DATA', '354');
-      c.write('Subject: in postgres\r\n\r\nhello\r\n.\r\n');
-      await c.reply('250');
-    } finally {
-      c.close();
-    }
+    await sendPlain('127.0.91.1', SMTP_PORT, { from: 'a@sender.test', to: 'user@domain.test', message: 'Subject: in postgres\r\n\r\nhello\r\n' });
     assert.ok(await eventually(async () => (await inboxSubjects(b, 'user@domain.test')).includes('in postgres'), 10_000, 'seen from the other node'));
     assert.deepEqual(await inboxSubjects(a, 'user@domain.test'), ['in postgres']);
   });

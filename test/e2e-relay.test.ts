@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
+import { RawSmtpClient, sendPlain } from './helpers/smtp-socket-client.ts';
 import { eventually, inboxSubjects, startNode, SMTP_PORT, type LabNode } from './helpers/lab.ts';
 
 process.env['POSTERN_LOOPBACK_ONLY'] = '1';
@@ -73,18 +73,7 @@ describe('open relay and smuggling, against a whole node', () => {
   }
 
   it('delivered none of the refused or smuggled messages, and still takes a good one', async () => {
-    const c = await RawSmtpClient.connect(HOST, SMTP_PORT);
-    try {
-      await c.reply('220');
-      await c.send('EHLO client.test', '250');
-      await c.send('MAIL FROM:<a@sender.test>', '250');
-      await c.send('RCPT TO:<user@domain.test>', '250');
-      await c.send('DATA', '354');
-      c.write('Subject: good\r\n\r\nfine\r\n.\r\n');
-      await c.reply('250');
-    } finally {
-      c.close();
-    }
+    await sendPlain(HOST, SMTP_PORT, { from: 'a@sender.test', to: 'user@domain.test', message: 'Subject: good\r\n\r\nfine\r\n' });
     const subjects = await eventually(async () => {
       const s = await inboxSubjects(node, 'user@domain.test');
       return s.includes('good') ? s : null;

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { udpExchange } from './helpers/dns-client.ts';
 import { decodeReply, query } from './helpers/dns-zones.ts';
 import { ROOT, runCommand, tempDir, writeConfig } from './helpers/postern.ts';
-import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
+import { sendPlain } from './helpers/smtp-socket-client.ts';
 import { commandsOf, readmeText, runReadmeCommand, testedBlocks } from './helpers/readme-blocks.ts';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -101,18 +101,7 @@ describe('npm start on a fresh clone', () => {
       assert.match(p.stdout(), /swaks --server 127\.0\.0\.1:2525 --from you@example\.test --to postmaster@example\.test/);
 
       // The example domain takes mail for its postmaster.
-      const c = await RawSmtpClient.connect('127.0.0.1', 2525);
-      try {
-        await c.reply('220');
-        await c.send('EHLO newcomer.test', '250');
-        await c.send('MAIL FROM:<you@example.test>', '250');
-        await c.send('RCPT TO:<postmaster@example.test>', '250');
-        await c.send('DATA', '354');
-        c.write('Subject: first mail\r\n\r\nhello\r\n.\r\n');
-        await c.reply('250');
-      } finally {
-        c.close();
-      }
+      await sendPlain('127.0.0.1', 2525, { helo: 'newcomer.test', from: 'you@example.test', to: 'postmaster@example.test', message: 'Subject: first mail\r\n\r\nhello\r\n' });
       const config = join(cwd, 'data/postern.toml');
       assert.ok(
         await eventually(async () => (await runCommand(['mailbox', 'list', 'postmaster@example.test', '--config', config])).stdout.includes('first mail')),

@@ -124,3 +124,22 @@ export class RawSmtpClient {
     });
   }
 }
+
+/**
+ * One plain SMTP transaction, every reply checked: EHLO, MAIL, one RCPT, DATA and the message
+ * (given with CRLFs, without the final dot). Resolves with the reply to the message's end.
+ */
+export async function sendPlain(host: string, port: number, o: { from: string; to: string; message: string; helo?: string }): Promise<string> {
+  const c = await RawSmtpClient.connect(host, port);
+  try {
+    await c.reply('220');
+    await c.send(`EHLO ${o.helo ?? 'client.test'}`, '250');
+    await c.send(`MAIL FROM:<${o.from}>`, '250');
+    await c.send(`RCPT TO:<${o.to}>`, '250');
+    await c.send('DATA', '354');
+    c.write(`${o.message}.\r\n`);
+    return await c.reply('250');
+  } finally {
+    c.close();
+  }
+}
