@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../../core/logger.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import { migrate, type Migration } from '../sql/migrate.ts';
 import { createSqlStore } from '../sql/sql-store.ts';
+import { CHANGE_CHANNEL, createPostgresChangeBus } from './change-bus.ts';
 import type { Database } from '../sql/tables.ts';
 import type { Store } from '../types.ts';
 import { postgresMigrations } from './migrations.ts';
@@ -129,5 +130,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw err;
   }
   logger.debug({ schema: schema ?? 'public' }, 'postgres store open');
-  return createSqlStore({ db: kysely, engine: 'postgres', capabilities: { skipLocked: true }, logger, now, retryable: isRetryable });
+  let changeBus;
+  try {
+    changeBus = await createPostgresChangeBus({ pool, connection: { connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000 }, logger, ...(schema !== undefined ? { channel: `${CHANGE_CHANNEL}_${schema}` } : {}) });
+  } catch (err) {
+    await kysely.destroy();
+    throw err;
+  }
+  return createSqlStore({ db: kysely, engine: 'postgres', capabilities: { skipLocked: true }, logger, now, retryable: isRetryable, changeBus });
 }

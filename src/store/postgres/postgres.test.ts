@@ -194,6 +194,24 @@ if (url === undefined || url === '') {
       });
     });
 
+    it('tells one store\'s watchers of a delivery made through another at once (LISTEN/NOTIFY), and not its own twice', async () => {
+      await both(freshSchema(), async (a, b) => {
+        await a.createAccount({ address: 'u@x.test', now: T0 });
+        const seenByB: string[] = [];
+        const seenByA: string[] = [];
+        b.watchMailboxes((c) => seenByB.push(`${c.kind} ${c.account}`));
+        a.watchMailboxes((c) => seenByA.push(`${c.kind} ${c.account}`));
+        const started = Date.now();
+        await a.append({ address: 'u@x.test', data: new TextEncoder().encode('x'), internalDate: T0 });
+        const until = Date.now() + 5000;
+        while (!seenByB.includes('append u@x.test') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(seenByB.includes('append u@x.test'), `store b heard nothing: ${JSON.stringify(seenByB)}`);
+        assert.ok(Date.now() - started < 5000);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(seenByA.filter((x) => x === 'append u@x.test'), ['append u@x.test'], 'the writer announces its own change once');
+      });
+    });
+
     it('rolls a failed migration back entirely, schema_migrations included', async () => {
       const schema = freshSchema();
       const broken: Migration = {

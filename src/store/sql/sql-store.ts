@@ -54,6 +54,18 @@ export interface SqlStoreOptions {
   onClose?: () => void;
   /** Errors after which a group-commit batch is run again (see `GroupCommitOptions.retryable`). */
   retryable?: (err: unknown) => boolean;
+  /**
+   * Carries mailbox changes between processes sharing the database (PostgreSQL LISTEN/NOTIFY):
+   * what this store commits is published, and what others publish reaches this store's watchers.
+   */
+  changeBus?: ChangeBus;
+}
+
+export interface ChangeBus {
+  publish(change: MailboxChange): void;
+  /** Returns the function that stops listening. */
+  subscribe(listener: (change: MailboxChange) => void): () => void;
+  close(): Promise<void>;
 }
 
 /** Created with every account. RFC 6154 §2 attributes for all but INBOX. */
@@ -140,6 +152,8 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   const committer = createGroupCommitter({ db, logger, ...(options.retryable !== undefined ? { retryable: options.retryable } : {}) });
   let closed = false;
   const watchers = new Set<(change: MailboxChange) => void>();
+  // Changes committed by other processes on the same database reach our watchers too.
+  const unsubscribe = options.changeBus?.subscribe((change) => announce(change)) ?? null;
 
   async function appendIn(
     trx: Transaction<Database>,
@@ -203,6 +217,11 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   }
 
   function emit(change: MailboxChange): void {
+    options.changeBus?.publish(change);
+    announce(change);
+  }
+
+  function announce(change: MailboxChange): void {
     for (const w of watchers) {
       try {
         w(change);
@@ -273,6 +292,8 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       if (closed) return;
       await committer.close();
       closed = true;
+      unsubscribe?.();
+      await options.changeBus?.close();
       await db.destroy();
       options.onClose?.();
     },
