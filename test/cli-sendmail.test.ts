@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { parseSendmailArgs, parseAddressList, readInputMessage, SendmailExit, type SendmailOptions } from '../src/cli/sendmail.ts';
+import { defaultSendmailOptions, parseSendmailArgs, parseAddressList, readInputMessage, SendmailExit, type SendmailOptions } from '../src/cli/sendmail.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { openConfiguredStore } from '../src/main.ts';
@@ -20,19 +20,7 @@ import { ROOT, runCommand, tempDir, writeConfig, type CommandResult } from './he
 process.env['POSTERN_LOOPBACK_ONLY'] = '1';
 
 describe('sendmail arguments', () => {
-  const base: SendmailOptions = {
-    sender: null,
-    fullName: null,
-    extractRecipients: false,
-    ignoreDots: false,
-    notify: null,
-    ret: null,
-    envid: null,
-    config: undefined,
-    help: false,
-    verbose: false,
-    recipients: [],
-  };
+  const base: SendmailOptions = defaultSendmailOptions();
   const cases: Array<[string[], Partial<SendmailOptions>]> = [
     [['bob@example.test'], { recipients: ['bob@example.test'] }],
     // Debian's and cronie's cron.

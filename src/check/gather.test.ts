@@ -1,36 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { reply } from '../core/smtp-reply.ts';
-import type { LookupResult, Resolver } from '../dns/resolver.ts';
-import type { WireRecord } from '../dns/wire.ts';
-import type { RData, ZoneRecordType } from '../dns/zone/types.ts';
 import { checkDomain, gatherFacts, reverseName } from './gather.ts';
 import type { SmtpProbeRequest, SmtpProbeResult, SmtpProber } from './types.ts';
-
-/** Records written like zone lines ("mx.d.test A 192.0.2.1"); `failing` lists "name TYPE" that fail for now. */
-function tableResolver(lines: readonly string[], failing: readonly string[] = []): Resolver {
-  const records: WireRecord[] = lines.map((line) => {
-    const [name = '', type = '', ...rest] = line.trim().split(/\s+/);
-    let data: RData;
-    if (type === 'A' || type === 'AAAA') data = { type, address: rest[0] ?? '' };
-    else if (type === 'MX') data = { type, preference: Number(rest[0]), exchange: rest[1] ?? '' };
-    else if (type === 'CNAME') data = { type, target: rest[0] ?? '' };
-    else if (type === 'PTR') data = { type, host: rest[0] ?? '' };
-    else if (type === 'TXT') data = { type, strings: [new TextEncoder().encode(rest.join(' '))] };
-    else throw new Error(`table: ${line}`);
-    return { name, ttl: 300, data };
-  });
-  const resolve = (name: string, type: ZoneRecordType, cnames: WireRecord[]): LookupResult => {
-    if (failing.includes(`${name} ${type}`)) return { kind: 'temporary', reason: `SERVFAIL for ${name} ${type}` };
-    const here = records.filter((r) => r.name === name);
-    const matching = here.filter((r) => r.data.type === type);
-    if (matching.length > 0) return { kind: 'records', records: matching, cnames, ttl: 300 };
-    const alias = here.find((r) => r.data.type === 'CNAME');
-    if (alias !== undefined && alias.data.type === 'CNAME') return resolve(alias.data.target, type, [...cnames, alias]);
-    return here.length > 0 ? { kind: 'nodata', cnames } : { kind: 'nxdomain', cnames };
-  };
-  return { lookup: async (name, type) => resolve(name, type, []) };
-}
+import { tableResolver } from '../../test/helpers/table-resolver.ts';
 
 /** Answers every probe with an open session; a RCPT gets `rcptCode`. Records the requests. */
 function fakeProber(rcptCode = 550): SmtpProber & { requests: SmtpProbeRequest[] } {

@@ -61,6 +61,11 @@ export interface SendmailOptions {
   recipients: string[];
 }
 
+/** What an empty command line means. */
+export function defaultSendmailOptions(): SendmailOptions {
+  return { sender: null, fullName: null, extractRecipients: false, ignoreDots: false, notify: null, ret: null, envid: null, config: undefined, help: false, verbose: false, recipients: [] };
+}
+
 export type ParsedArgs = { kind: 'ok'; options: SendmailOptions } | { kind: 'error'; message: string };
 
 // Postfix's getopt string is "B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:r:q:tvx"; ours is the same with
@@ -73,19 +78,7 @@ const FLAGS = new Set(['G', 'I', 'U', 'i', 'm', 'n', 't', 'v', 'x', 'q']);
  * ends the options, flags combine: "-ti", an argument may follow directly: "-fuser@example.test").
  */
 export function parseSendmailArgs(args: readonly string[]): ParsedArgs {
-  const o: SendmailOptions = {
-    sender: null,
-    fullName: null,
-    extractRecipients: false,
-    ignoreDots: false,
-    notify: null,
-    ret: null,
-    envid: null,
-    config: undefined,
-    help: false,
-    verbose: false,
-    recipients: [],
-  };
+  const o = defaultSendmailOptions();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
     if (arg === '--') {

@@ -3,46 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { mxTargets, mxVerdict, shuffleEqualPreferences } from './mx.ts';
 import type { MxOptions, MxPlan, MxTarget } from './mx.ts';
-import type { LookupResult, Resolver } from './resolver.ts';
-import type { WireRecord } from './wire.ts';
-import type { RData, ZoneRecordType } from './zone/types.ts';
-
-/**
- * A resolver over a table of records written like zone lines ("mail.d.test A 127.0.0.1"), with
- * names that fail for now listed apart ("ghost.test AAAA"). It answers as a recursive server
- * would: records, a CNAME chain followed inside the table, nodata for a name that has other
- * records, nxdomain otherwise.
- */
-function tableResolver(lines: readonly string[], failing: readonly string[] = []): Resolver & { asked: string[] } {
-  const records: WireRecord[] = lines.map((line) => {
-    const [name = '', type = '', ...rest] = line.trim().split(/\s+/);
-    const ttl = 300;
-    let data: RData;
-    if (type === 'A' || type === 'AAAA') data = { type, address: rest[0] ?? '' };
-    else if (type === 'MX') data = { type, preference: Number(rest[0]), exchange: rest[1] ?? '' };
-    else if (type === 'CNAME') data = { type, target: rest[0] ?? '' };
-    else if (type === 'TXT') data = { type, strings: rest.map((t) => new TextEncoder().encode(t)) };
-    else throw new Error(`table: ${line}`);
-    return { name, ttl, data };
-  });
-  const asked: string[] = [];
-  const resolve = (name: string, type: ZoneRecordType, cnames: WireRecord[]): LookupResult => {
-    if (failing.includes(`${name} ${type}`)) return { kind: 'temporary', reason: `SERVFAIL for ${name} ${type}` };
-    const here = records.filter((r) => r.name === name);
-    const matching = here.filter((r) => r.data.type === type);
-    if (matching.length > 0) return { kind: 'records', records: matching, cnames, ttl: 300 };
-    const alias = here.find((r) => r.data.type === 'CNAME');
-    if (alias !== undefined && alias.data.type === 'CNAME') return resolve(alias.data.target, type, [...cnames, alias]);
-    return here.length > 0 ? { kind: 'nodata', cnames } : { kind: 'nxdomain', cnames };
-  };
-  return {
-    asked,
-    async lookup(name, type) {
-      asked.push(`${name} ${type}`);
-      return resolve(name, type, []);
-    },
-  };
-}
+import type { Resolver } from './resolver.ts';
+import { tableResolver } from '../../test/helpers/table-resolver.ts';
 
 /** Keeps hosts of equal preference in name order (Fisher-Yates never swaps with j = i). */
 const keepOrder = (): number => 0.999999;
