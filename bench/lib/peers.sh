@@ -2,8 +2,9 @@
 # Source this file (do not run it): sets up bench/.peers, the real servers Postern is measured
 # against, and finds the tools. Nothing here starts a daemon or touches a system service.
 #
-# bench/.peers is the shared peer harness (smtp-peers.sh, smtp-load.sh, dns-load.sh, lib/common.sh,
-# Haraka's instance config), taken from $POSTERN_PEERS, else ../shared/peers beside the clone.
+# bench/.peers is the working copy of the peer harness (smtp-peers.sh, smtp-load.sh, dns-load.sh,
+# imap-peers.sh, lib/common.sh, Haraka's and NSD's instance configs): bench/harness, committed so that
+# a clean clone runs every benchmark on its own, or $POSTERN_PEERS to try another copy.
 # Binaries a machine lacks are fetched, never installed: `apt-get download` + `dpkg -x` into
 # bench/.peers/root (put first on PATH), and Haraka with npm into bench/.peers/peers/haraka.
 
@@ -21,10 +22,10 @@ ensure_harness() {
   [[ -x "$PEERS_DIR/smtp-load.sh" && -f "$PEERS_DIR/lib/common.sh" ]] && return 0
   local src=""
   if [[ -n "${POSTERN_PEERS:-}" ]]; then src="$POSTERN_PEERS"
-  elif [[ -d "$REPO_DIR/../shared/peers" ]]; then src="$REPO_DIR/../shared/peers"
+  else src="$BENCH_HOME/harness"
   fi
   [[ -n "$src" && -f "$src/smtp-load.sh" ]] ||
-    peers_die "no peer harness: set POSTERN_PEERS to a copy of the shared peers folder (smtp-peers.sh, smtp-load.sh, lib/, peers/)"
+    peers_die "no peer harness in $src (smtp-load.sh missing): restore bench/harness, or set POSTERN_PEERS to a copy of it"
   peers_log "copying the peer harness from $src to $PEERS_DIR"
   mkdir -p "$PEERS_DIR"
   cp -r "$src/." "$PEERS_DIR/"
