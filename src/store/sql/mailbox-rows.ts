@@ -5,6 +5,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { normalizeAddress } from '../address.ts';
 import type { Mailbox, MailboxRef, SpecialUse } from '../types.ts';
+import { prepareQuery, type Bind } from './prepared.ts';
 import type { Database } from './tables.ts';
 
 // PostgreSQL's driver returns BIGINT as a string; Number() makes one mapping serve both engines.
@@ -40,10 +41,9 @@ export interface MailboxRow {
   recent_uid: number;
 }
 
-export async function mailboxByRef(q: Kysely<Database> | Transaction<Database>, ref: MailboxRef): Promise<MailboxRow | null> {
-  const a = normalizeAddress(ref.address);
-  if (a === null) return null;
-  const row = await q
+// Every delivery and most IMAP commands look a mailbox up: built and compiled once (prepared.ts).
+const mailboxByKey = prepareQuery((q, bind: Bind<{ key: string; name: string }>) =>
+  q
     .selectFrom('mailboxes')
     .innerJoin('accounts', 'accounts.id', 'mailboxes.account_id')
     .select([
@@ -57,9 +57,14 @@ export async function mailboxByRef(q: Kysely<Database> | Transaction<Database>, 
       'mailboxes.highest_modseq',
       'mailboxes.recent_uid',
     ])
-    .where('accounts.address_key', '=', a.key)
-    .where('mailboxes.name', '=', mailboxName(ref.mailbox))
-    .executeTakeFirst();
+    .where('accounts.address_key', '=', bind('key'))
+    .where('mailboxes.name', '=', bind('name')),
+);
+
+export async function mailboxByRef(q: Kysely<Database> | Transaction<Database>, ref: MailboxRef): Promise<MailboxRow | null> {
+  const a = normalizeAddress(ref.address);
+  if (a === null) return null;
+  const row = await mailboxByKey.first(q, { key: a.key, name: mailboxName(ref.mailbox) });
   if (row === undefined) return null;
   return {
     ...row,

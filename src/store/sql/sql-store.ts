@@ -36,7 +36,8 @@ import type {
 } from '../types.ts';
 import { createGroupCommitter, type WriteOutcome } from './group-commit.ts';
 import { mailboxOps, normalizeFlags } from './mailbox-ops.ts';
-import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox } from './mailbox-rows.ts';
+import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox, type MailboxRow } from './mailbox-rows.ts';
+import { prepareQuery, type Bind } from './prepared.ts';
 import type { Database, QueueMessagesTable, QueueRecipientsTable } from './tables.ts';
 
 export interface SqlCapabilities {
@@ -147,6 +148,78 @@ const RECIPIENT_COLUMNS = [
   'lease_until',
 ] as const;
 
+// The statements every accepted message runs, built and compiled once (prepared.ts): Kysely's
+// building and compiling cost more than SQLite's running them.
+const hot = {
+  accountByKey: prepareQuery((q, bind: Bind<{ key: string }>) =>
+    q.selectFrom('accounts').select(['id', 'address', 'password_hash', 'created_at']).where('address_key', '=', bind('key')),
+  ),
+  aliasesOf: prepareQuery((q, bind: Bind<{ key: string; catchAll: string }>) =>
+    q
+      .selectFrom('aliases')
+      .select(['alias', 'alias_key', 'target'])
+      .where('alias_key', 'in', [bind('key'), bind('catchAll')])
+      .orderBy('id'),
+  ),
+  queueIdTaken: prepareQuery((q, bind: Bind<{ id: string }>) => q.selectFrom('queue_messages').select('id').where('id', '=', bind('id'))),
+  // The UPDATE takes the mailbox row (a row lock on PostgreSQL), so UIDs are handed out one at a
+  // time, strictly increasing, and never twice even after a delete.
+  takeUid: prepareQuery((q, bind: Bind<{ id: number }>) =>
+    q
+      .updateTable('mailboxes')
+      .set((eb) => ({ uid_next: eb('uid_next', '+', 1), highest_modseq: eb('highest_modseq', '+', 1) }))
+      .where('id', '=', bind('id'))
+      .returning(['uid_next', 'highest_modseq']),
+  ),
+  insertMessage: prepareQuery(
+    (q, bind: Bind<{ mailbox_id: number; uid: number; internal_date: number; size: number; flags: string; data: Uint8Array; modseq: number }>) =>
+      q.insertInto('messages').values({
+        mailbox_id: bind('mailbox_id'),
+        uid: bind('uid'),
+        internal_date: bind('internal_date'),
+        size: bind('size'),
+        flags: bind('flags'),
+        data: bind('data'),
+        modseq: bind('modseq'),
+      }),
+  ),
+  insertQueued: prepareQuery(
+    (
+      q,
+      bind: Bind<{ id: string; received_at: number; sender: string; envid: string | null; ret: DsnRet | null; source: QueueSource; size: number; data: Uint8Array }>,
+    ) =>
+      q.insertInto('queue_messages').values({
+        id: bind('id'),
+        received_at: bind('received_at'),
+        sender: bind('sender'),
+        envid: bind('envid'),
+        ret: bind('ret'),
+        source: bind('source'),
+        size: bind('size'),
+        data: bind('data'),
+      }),
+  ),
+  insertRecipient: prepareQuery((q, bind: Bind<Omit<Selectable<QueueRecipientsTable>, 'id'>>) =>
+    q.insertInto('queue_recipients').values({
+      message_id: bind('message_id'),
+      position: bind('position'),
+      address: bind('address'),
+      domain: bind('domain'),
+      route: bind('route'),
+      notify: bind('notify'),
+      orcpt: bind('orcpt'),
+      state: bind('state'),
+      attempts: bind('attempts'),
+      next_attempt_at: bind('next_attempt_at'),
+      last_attempt_at: bind('last_attempt_at'),
+      last_reply: bind('last_reply'),
+      delay_notice_sent: bind('delay_notice_sent'),
+      lease_owner: bind('lease_owner'),
+      lease_until: bind('lease_until'),
+    }),
+  ),
+};
+
 export function createSqlStore(options: SqlStoreOptions): Store {
   const { db, capabilities, logger, now } = options;
   const committer = createGroupCommitter({ db, logger, ...(options.retryable !== undefined ? { retryable: options.retryable } : {}) });
@@ -158,44 +231,41 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   async function appendIn(
     trx: Transaction<Database>,
     o: { address: string; mailbox?: string | undefined; data: Uint8Array; internalDate: number; flags: readonly string[] },
+    known?: MailboxRow,
   ): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> {
-    const mb = await mailboxByRef(trx, { address: o.address, ...(o.mailbox !== undefined ? { mailbox: o.mailbox } : {}) });
+    const mb = known ?? (await mailboxByRef(trx, { address: o.address, ...(o.mailbox !== undefined ? { mailbox: o.mailbox } : {}) }));
     if (mb === null) {
       return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox ${mailboxName(o.mailbox)} for ${o.address}`) };
     }
-    // The UPDATE takes the mailbox row (a row lock on PostgreSQL), so UIDs are handed out one
-    // at a time, strictly increasing, and never twice even after a delete.
-    const next = await trx
-      .updateTable('mailboxes')
-      .set((eb) => ({ uid_next: eb('uid_next', '+', 1), highest_modseq: eb('highest_modseq', '+', 1) }))
-      .where('id', '=', mb.id)
-      .returning(['uid_next', 'highest_modseq'])
-      .executeTakeFirstOrThrow();
+    const next = await hot.takeUid.first(trx, { id: mb.id });
+    if (next === undefined) throw new StoreError(StoreErrorCode.NotFound, `mailbox ${mb.id} of ${o.address} vanished while appending`);
     const uid = num(next.uid_next) - 1;
     const modseq = num(next.highest_modseq);
-    await trx
-      .insertInto('messages')
-      .values({ mailbox_id: mb.id, uid, internal_date: o.internalDate, size: o.data.byteLength, flags: normalizeFlags([...o.flags]).join(' '), data: o.data, modseq })
-      .execute();
+    await hot.insertMessage.execute(trx, {
+      mailbox_id: mb.id,
+      uid,
+      internal_date: o.internalDate,
+      size: o.data.byteLength,
+      flags: normalizeFlags([...o.flags]).join(' '),
+      data: o.data,
+      modseq,
+    });
     const change: MailboxChange = { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'append' };
     return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
   }
 
   async function enqueueIn(trx: Transaction<Database>, message: NewQueuedMessage): Promise<void> {
     const first = message.firstAttemptAt ?? message.receivedAt;
-    await trx
-      .insertInto('queue_messages')
-      .values({
-        id: message.id,
-        received_at: message.receivedAt,
-        sender: message.sender,
-        envid: message.envid ?? null,
-        ret: message.ret ?? null,
-        source: message.source,
-        size: message.data.byteLength,
-        data: message.data,
-      })
-      .execute();
+    await hot.insertQueued.execute(trx, {
+      id: message.id,
+      received_at: message.receivedAt,
+      sender: message.sender,
+      envid: message.envid ?? null,
+      ret: message.ret ?? null,
+      source: message.source,
+      size: message.data.byteLength,
+      data: message.data,
+    });
     const rows = message.recipients.map((r, position) => ({
       message_id: message.id,
       position,
@@ -204,7 +274,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       route: r.route,
       notify: r.notify === undefined ? null : r.notify.join(','),
       orcpt: r.orcpt ?? null,
-      state: 'queued',
+      state: 'queued' as const,
       attempts: 0,
       next_attempt_at: first,
       last_attempt_at: null,
@@ -213,7 +283,10 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       lease_owner: null,
       lease_until: null,
     }));
-    for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
+    // Most messages have a recipient or two: a prepared single-row insert each. Many recipients
+    // go in multi-row inserts, one round trip per fifty on PostgreSQL.
+    if (rows.length <= 2) for (const row of rows) await hot.insertRecipient.execute(trx, row);
+    else for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
   }
 
   function emit(change: MailboxChange): void {
@@ -348,11 +421,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       live();
       const a = normalizeAddress(address);
       if (a === null) return null;
-      const row = await db
-        .selectFrom('accounts')
-        .select(['id', 'address', 'password_hash', 'created_at'])
-        .where('address_key', '=', a.key)
-        .executeTakeFirst();
+      const row = await hot.accountByKey.first(db, { key: a.key });
       return row === undefined ? null : toAccount(row);
     },
 
@@ -416,12 +485,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const a = normalizeAddress(address);
       if (a === null) return null;
       const catchAll = `@${a.domain}`;
-      const rows = await db
-        .selectFrom('aliases')
-        .select(['alias', 'alias_key', 'target'])
-        .where('alias_key', 'in', [a.key, catchAll])
-        .orderBy('id')
-        .execute();
+      const rows = (await hot.aliasesOf.execute(db, { key: a.key, catchAll })).rows;
       const exact = rows.filter((r) => r.alias_key === a.key);
       const chosen = exact.length > 0 ? exact : rows.filter((r) => r.alias_key === catchAll);
       const first = chosen[0];
@@ -532,7 +596,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         return Promise.reject(new StoreError(StoreErrorCode.Invalid, `message ${message.id} has no recipients`));
       }
       return committer.submit(async (trx): Promise<WriteOutcome<void>> => {
-        const dup = await trx.selectFrom('queue_messages').select('id').where('id', '=', message.id).executeTakeFirst();
+        const dup = await hot.queueIdTaken.first(trx, { id: message.id });
         if (dup !== undefined) {
           return { ok: false, error: new StoreError(StoreErrorCode.MessageExists, `queue id ${message.id} exists`) };
         }
@@ -551,18 +615,19 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         // Every refusal before the first write: a refused caller must leave nothing behind in the
         // batch's shared transaction.
         if (queue !== null) {
-          const dup = await trx.selectFrom('queue_messages').select('id').where('id', '=', queue.id).executeTakeFirst();
+          const dup = await hot.queueIdTaken.first(trx, { id: queue.id });
           if (dup !== undefined) return { ok: false, error: new StoreError(StoreErrorCode.MessageExists, `queue id ${queue.id} exists`) };
         }
+        const inboxes: MailboxRow[] = [];
         for (const d of deliveries) {
-          if ((await mailboxByRef(trx, { address: d.address })) === null) {
-            return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox INBOX for ${d.address}`) };
-          }
+          const inbox = await mailboxByRef(trx, { address: d.address });
+          if (inbox === null) return { ok: false, error: new StoreError(StoreErrorCode.NotFound, `no mailbox INBOX for ${d.address}`) };
+          inboxes.push(inbox);
         }
         if (queue !== null) await enqueueIn(trx, queue);
         const value: Accepted = { delivered: [], changes: [] };
-        for (const d of deliveries) {
-          const appended = await appendIn(trx, { address: d.address, data: d.data, internalDate: d.internalDate, flags: [] });
+        for (const [i, d] of deliveries.entries()) {
+          const appended = await appendIn(trx, { address: d.address, data: d.data, internalDate: d.internalDate, flags: [] }, inboxes[i]);
           if (!appended.ok) throw appended.error;
           value.delivered.push({ address: d.address, uid: appended.value.uid });
           value.changes.push(appended.value.change);
