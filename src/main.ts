@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Config } from './config/schema.ts';
-import { openSqliteStore } from './store/sqlite/index.ts';
+import { openSqliteStore, openThreadedSqliteStore } from './store/sqlite/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import type { Store } from './store/types.ts';
 import { ErrorCode, PosternError, errorText } from './core/errors.ts';
@@ -143,10 +143,18 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
   };
 }
 
-/** The store this config names: PostgreSQL at [storage] url, else SQLite under data_dir. */
-export async function openConfiguredStore(config: Config, logger: Logger): Promise<Store> {
+/**
+ * The store this config names: PostgreSQL at [storage] url, else SQLite under data_dir. The
+ * server puts SQLite on a worker thread (`server: true`), so its synchronous commits do not stop
+ * the sessions; a CLI command, which serves nobody while it waits, keeps it on its own thread.
+ */
+export async function openConfiguredStore(config: Config, logger: Logger, opts: { server?: boolean } = {}): Promise<Store> {
   if (config.storage.url !== null) return openPostgresStore({ url: config.storage.url, logger });
-  return openSqliteStore({ path: join(config.dataDir, 'postern.db'), logger });
+  const path = join(config.dataDir, 'postern.db');
+  if (opts.server === true) {
+    return openThreadedSqliteStore({ path, logger: logger.child({ component: 'store', engine: 'sqlite' }), logLevel: config.log.level === 'silent' ? 'error' : config.log.level });
+  }
+  return openSqliteStore({ path, logger });
 }
 
 interface MailPath {
@@ -162,7 +170,7 @@ interface MailPath {
  * locally, to backup hold, or by the MX walk.
  */
 async function startMailPath(config: Config, logger: Logger): Promise<MailPath> {
-  const store = await openConfiguredStore(config, logger);
+  const store = await openConfiguredStore(config, logger, { server: true });
   try {
     const resolver = createResolver({
       servers: config.dns.resolvers,

@@ -6,5 +6,6 @@
  * are SQLite's own.
  */
 export { openSqliteStore, type SqliteStoreOptions } from './open.ts';
+export { openThreadedSqliteStore, type ThreadedSqliteOptions } from './threaded-store.ts';
 export { sqliteMigrations } from './migrations.ts';
 export { adaptDatabase, NodeSqliteDialect } from './dialect.ts';
