@@ -23,7 +23,8 @@ import { formatHostPort } from '../core/host-port.ts';
 import type { HostPort } from '../core/host-port.ts';
 import type { Logger } from '../core/logger.ts';
 import { respond } from './authority.ts';
-import type { AnswerOptions, ZoneSet } from './authority.ts';
+import type { AnswerOptions, AnswerSummary, ZoneSet } from './authority.ts';
+import { AnswerCache } from './answer-cache.ts';
 
 export interface DnsServer {
   /** What is actually bound (port 0 resolved to the real port). */
@@ -253,10 +254,20 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const endpoints: Endpoint[] = [];
   let closed = false;
 
+  const answers = new AnswerCache();
   const handle = (request: Buffer, transport: AnswerOptions['transport'], remote: string, port: number): Buffer[] => {
     const current = zones; // read once: a reload mid-request cannot mix two zone sets
     const started = process.hrtime.bigint();
-    const { replies, summary } = respond(request, current, { transport, clientAddress: remote, transferAllow });
+    const hit = answers.get(current, transport, request);
+    let replies: Buffer[];
+    let summary: AnswerSummary;
+    if (hit !== null) {
+      replies = [hit.reply];
+      summary = hit.summary;
+    } else {
+      ({ replies, summary } = respond(request, current, { transport, clientAddress: remote, transferAllow }));
+      answers.put(current, transport, request, replies, summary);
+    }
     log.debug(
       {
         proto: transport,
