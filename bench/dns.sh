@@ -4,8 +4,8 @@
 #   bench/dns.sh [options]
 #
 # Sets up the peers in bench/.peers (see bench/lib/peers.sh), runs dnsperf (the shared
-# dns-load.sh and its query mix, dns/queries.txt: A and MX questions for names of example.test)
-# against NSD serving peers/nsd/example.test.zone, then against a private Postern node serving
+# dns-load.sh and its query mix, dns/queries.txt: A, MX and AAAA questions for names of
+# example.test, a sixth of them NXDOMAIN) against NSD serving peers/nsd/example.test.zone, then against a private Postern node serving
 # the same zone file, and prints the table (NSD's figure, Postern's, the ratio, settings).
 #
 # Options:

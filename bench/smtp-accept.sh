@@ -154,10 +154,18 @@ fi
 stop_postern
 
 if (( PROFILE )); then
-  prof=$(ls -t "$PROF_DIR"/*.cpuprofile 2>/dev/null | head -1 || true)
-  [[ -n "$prof" ]] || die "no profile was written to $PROF_DIR"
-  "$NODE24" "$BENCH_HOME/lib/cpu-profile-summary.ts" "$prof" 25 | tee "$PROF_DIR/summary.txt"
-  log "profile: $prof (summary beside it)"
+  # One profile per thread: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the
+  # server's main thread, the others are workers (the SQLite store's).
+  profs=("$PROF_DIR"/*.cpuprofile)
+  [[ -e "${profs[0]}" ]] || die "no profile was written to $PROF_DIR"
+  : >"$PROF_DIR/summary.txt"
+  for prof in "${profs[@]}"; do
+    tid=$(basename "$prof" | awk -F. '{ print $5 }')
+    if [[ "$tid" == 0 ]]; then what="main thread"; else what="worker thread $tid (the store)"; fi
+    printf '\n=== %s\n' "$what" | tee -a "$PROF_DIR/summary.txt"
+    "$NODE24" "$BENCH_HOME/lib/cpu-profile-summary.ts" "$prof" 25 | tee -a "$PROF_DIR/summary.txt"
+  done
+  log "profiles: $PROF_DIR (summary.txt beside them)"
 fi
 
 # ---------------------------------------------------------------- the table

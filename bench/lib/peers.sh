@@ -17,16 +17,15 @@ NODE24="$REPO_DIR/node_modules/.bin/node"
 peers_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 peers_die() { peers_log "ERROR: $*"; exit 1; }
 
-# The harness scripts: copied once; a later run reuses the copy (and what was fetched into it).
+# The harness scripts: copied on every run (they are small), so an edit of bench/harness counts at
+# once; what was fetched into the copy (root/, debs/, Haraka's node_modules) stays.
 ensure_harness() {
-  [[ -x "$PEERS_DIR/smtp-load.sh" && -f "$PEERS_DIR/lib/common.sh" ]] && return 0
   local src=""
   if [[ -n "${POSTERN_PEERS:-}" ]]; then src="$POSTERN_PEERS"
   else src="$BENCH_HOME/harness"
   fi
   [[ -n "$src" && -f "$src/smtp-load.sh" ]] ||
     peers_die "no peer harness in $src (smtp-load.sh missing): restore bench/harness, or set POSTERN_PEERS to a copy of it"
-  peers_log "copying the peer harness from $src to $PEERS_DIR"
   mkdir -p "$PEERS_DIR"
   cp -r "$src/." "$PEERS_DIR/"
   chmod -R u+w "$PEERS_DIR"
