@@ -7,7 +7,7 @@
 import { parseHeaderFields, splitMessage } from '../../message/headers.ts';
 import { findPart, parseMime, type MimePart } from '../../message/mime.ts';
 import { bodyStructure, envelope } from './structure.ts';
-import { flagList, formatDateTime, quote, type Chunk } from './format.ts';
+import { flagList, formatDateTime, quote, toBuffer, type Chunk } from './format.ts';
 import type { Value } from './tokens.ts';
 
 export type SectionText = null | 'HEADER' | 'TEXT' | 'MIME' | { fields: string[]; not: boolean };
@@ -139,14 +139,43 @@ export function sectionBytes(msg: Uint8Array, root: MimePart, section: Section):
   return headerFields(msg.subarray(target.start, target.bodyStart), t.fields, t.not);
 }
 
+/** Whether every item that needs the message's bytes is one a `MessageStructure` answers. */
+export function structureOnly(items: readonly FetchItem[]): boolean {
+  return items.every((i) => ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.kind));
+}
+
+export function wantsStructure(items: readonly FetchItem[]): boolean {
+  return items.some((i) => i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY');
+}
+
+/**
+ * A message's ENVELOPE, BODYSTRUCTURE and BODY as they go on the wire. A stored message never
+ * changes, so these can be kept and reused without reading and parsing the message again.
+ */
+export interface MessageStructure {
+  envelope: Buffer;
+  bodyStructure: Buffer;
+  body: Buffer;
+}
+
+export function messageStructure(data: Uint8Array, root: MimePart = parseMime(data)): MessageStructure {
+  return {
+    envelope: toBuffer(envelope(root.fields)),
+    bodyStructure: toBuffer(bodyStructure(data, root, true)),
+    body: toBuffer(bodyStructure(data, root, false)),
+  };
+}
+
 export interface FetchMessage {
   seq: number;
   uid: number;
   flags: readonly string[];
   internalDate: number;
   size: number;
-  /** Present when `needsBody(items)`. */
+  /** Present when `needsBody(items)`, unless `structure` answers every item that needs it. */
   data: Uint8Array | null;
+  /** ENVELOPE, BODYSTRUCTURE and BODY come from here when given. */
+  structure?: MessageStructure | null;
 }
 
 /** One `* n FETCH (…)` response, line ending included. UID comes first when asked or implied. */
@@ -184,15 +213,18 @@ export function fetchResponse(items: readonly FetchItem[], m: FetchMessage, incl
         break;
       case 'ENVELOPE':
         sep();
-        out.push('ENVELOPE ', ...envelope(root().fields));
+        if (m.structure) out.push('ENVELOPE ', m.structure.envelope);
+        else out.push('ENVELOPE ', ...envelope(root().fields));
         break;
       case 'BODYSTRUCTURE':
         sep();
-        out.push('BODYSTRUCTURE ', ...bodyStructure(data, root(), true));
+        if (m.structure) out.push('BODYSTRUCTURE ', m.structure.bodyStructure);
+        else out.push('BODYSTRUCTURE ', ...bodyStructure(data, root(), true));
         break;
       case 'BODY':
         sep();
-        out.push('BODY ', ...bodyStructure(data, root(), false));
+        if (m.structure) out.push('BODY ', m.structure.body);
+        else out.push('BODY ', ...bodyStructure(data, root(), false));
         break;
       case 'RFC822':
         sep();
@@ -210,7 +242,9 @@ export function fetchResponse(items: readonly FetchItem[], m: FetchMessage, incl
         break;
       case 'section': {
         sep();
-        let bytes = sectionBytes(data, root(), item.section);
+        // BODY[] is the message as stored: no need to parse its MIME structure to find it.
+        const whole = item.section.part.length === 0 && item.section.text === null;
+        let bytes = whole ? data : sectionBytes(data, root(), item.section);
         let label = `BODY[${formatSection(item.section)}]`;
         if (item.partial !== null) {
           const start = Math.min(item.partial.start, bytes.byteLength);

@@ -14,13 +14,17 @@ export { formatSequenceSet, inSequenceSet, parseSequenceSet, resolveSequenceNumb
 export {
   fetchResponse,
   formatSection,
+  messageStructure,
   needsBody,
   parseFetchItems,
   parseSection,
   sectionBytes,
   setsSeen,
+  structureOnly,
+  wantsStructure,
   type FetchItem,
   type FetchMessage,
+  type MessageStructure,
   type Section,
 } from './fetch.ts';
 export { matches, parseSearch, searchNeedsData, type SearchContext, type SearchKey, type SearchMessage } from './search.ts';

@@ -15,6 +15,7 @@ import { silentLogger } from '../../core/logger.ts';
 import type { TlsMaterial, TlsSource } from '../../tls/types.ts';
 import type { Chunk } from '../proto/format.ts';
 import { ImapSession, type SessionIo } from './session.ts';
+import { StructureCache } from './structure-cache.ts';
 import { resolveImapLimits, type ImapServer, type ImapServerOptions } from './types.ts';
 
 /** Output a client may leave unread before we stop producing more for it (FETCH waits). */
@@ -38,6 +39,7 @@ function contextCache(source: TlsSource | null): () => SecureContext | null {
 
 export async function startImapServer(options: ImapServerOptions): Promise<ImapServer> {
   const limits = resolveImapLimits(options.limits);
+  const structures = limits.structureCacheBytes > 0 ? new StructureCache(limits.structureCacheBytes) : null;
   const logger = (options.logger ?? silentLogger).child({ component: 'imap' });
   const secureContext = contextCache(options.tls);
   const sessions = new Set<{ session: ImapSession; destroy(): void }>();
@@ -89,7 +91,27 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     const io: SessionIo = {
       write(chunks: readonly Chunk[]) {
         if (current.destroyed || !current.writable) return;
-        for (const c of chunks) current.write(c);
+        // A response is dozens of small chunks (every quoted string of an ENVELOPE is one). A
+        // socket write each costs a system call, and over TLS a record and an SSL_write each:
+        // runs of text are joined and the rest goes out corked, as one write.
+        const parts: Chunk[] = [];
+        let text = '';
+        for (const c of chunks) {
+          if (typeof c === 'string') text += c;
+          else if (c.byteLength > 0) {
+            if (text !== '') parts.push(text);
+            text = '';
+            parts.push(c);
+          }
+        }
+        if (text !== '') parts.push(text);
+        if (parts.length === 1) {
+          current.write(parts[0] as Chunk);
+          return;
+        }
+        current.cork();
+        for (const p of parts) current.write(p);
+        current.uncork();
       },
       drain() {
         if (current.destroyed || current.writableLength < HIGH_WATER) return Promise.resolve();
@@ -152,6 +174,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
         limits,
         logger: log,
         now: options.now ?? Date.now,
+        structures,
       },
       io,
     );

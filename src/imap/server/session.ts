@@ -14,13 +14,14 @@ import type { Logger } from '../../core/logger.ts';
 import { isStoreError, StoreErrorCode } from '../../store/errors.ts';
 import type { MailboxChange, Store } from '../../store/types.ts';
 import { parseCommand, type Command } from '../proto/command.ts';
-import { fetchResponse, needsBody, setsSeen, type FetchItem } from '../proto/fetch.ts';
+import { fetchResponse, messageStructure, needsBody, setsSeen, structureOnly, wantsStructure, type FetchItem, type MessageStructure } from '../proto/fetch.ts';
 import { flagList, quote, type Chunk } from '../proto/format.ts';
 import { listPatternRegExp, matchesListPattern, parentNames } from '../proto/list.ts';
 import { CommandReader } from '../proto/reader.ts';
 import { matches, searchNeedsData, type SearchMessage } from '../proto/search.ts';
 import { formatSequenceSet } from '../proto/sequence.ts';
 import { SelectedMailbox, type SelectedMessage } from './selected.ts';
+import { StructureCache } from './structure-cache.ts';
 import type { ImapLimits } from './types.ts';
 
 export interface SessionIo {
@@ -48,6 +49,8 @@ export interface ImapSessionOptions {
   limits: ImapLimits;
   logger: Logger;
   now: () => number;
+  /** ENVELOPE and BODYSTRUCTURE shared across the server's sessions; absent: computed each time. */
+  structures?: StructureCache | null;
 }
 
 type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -55,6 +58,8 @@ type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 export const DELIMITER = '/';
 const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 const EXTENSIONS = ['IDLE', 'NAMESPACE', 'ID', 'ENABLE', 'UIDPLUS', 'MOVE', 'SPECIAL-USE', 'LITERAL+', 'UNSELECT', 'CHILDREN', 'SASL-IR'];
+/** FETCH responses are written in batches of about this many bytes. */
+const BATCH_BYTES = 64 * 1024;
 /** Commands during which sequence numbers must stay put (RFC 3501 §7.4.1). */
 const NO_EXPUNGE = new Set(['FETCH', 'STORE', 'SEARCH']);
 
@@ -723,20 +728,45 @@ export class ImapSession {
       }
     }
     const withBody = needsBody(list);
+    const cache = wantsStructure(list) ? (this.#o.structures ?? null) : null;
+    // ENVELOPE and BODYSTRUCTURE alone need no read of the message once they are cached.
+    const cacheAnswers = cache !== null && structureOnly(list);
+    // Responses go out in batches of about BATCH_BYTES: one socket write (and TLS record) per
+    // message would cost more than the response itself for the small ones.
+    const batch: Chunk[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      this.#io.write(batch.splice(0));
+      batched = 0;
+      await this.#io.drain();
+    };
     for (const m of picked) {
       const state = sel.messages.get(m.uid) ?? m.state;
-      const data = withBody ? await store.readMessage({ address: this.#address, mailbox: sel.name, uid: m.uid }) : null;
-      // Expunged by another session meanwhile: nothing to say about it until the EXPUNGE.
-      if (withBody && data === null) continue;
-      this.#send(
-        ...fetchResponse(
-          list,
-          { seq: m.seq, uid: m.uid, flags: sel.flagsOf(m.uid), internalDate: state.internalDate, size: state.size, data },
-          byUid,
-        ),
+      const key = cache === null ? '' : StructureCache.key(sel.mailboxId, sel.uidValidity, m.uid);
+      let structure: MessageStructure | null = cache === null ? null : (cache.get(key) ?? null);
+      let data: Uint8Array | null = null;
+      if (withBody && !(cacheAnswers && structure !== null)) {
+        data = await store.readMessage({ address: this.#address, mailbox: sel.name, uid: m.uid });
+        // Expunged by another session meanwhile: nothing to say about it until the EXPUNGE.
+        if (data === null) continue;
+        if (cache !== null && structure === null) {
+          structure = messageStructure(data);
+          cache.set(key, structure);
+        }
+      }
+      const response = fetchResponse(
+        list,
+        { seq: m.seq, uid: m.uid, flags: sel.flagsOf(m.uid), internalDate: state.internalDate, size: state.size, data, structure },
+        byUid,
       );
-      if (withBody) await this.#io.drain();
+      for (const c of response) {
+        batch.push(c);
+        batched += typeof c === 'string' ? c.length : c.byteLength;
+      }
+      if (batched >= BATCH_BYTES) await flush();
     }
+    await flush();
     await this.#done(tag, byUid ? 'UID FETCH' : 'FETCH', `${byUid ? 'UID ' : ''}FETCH completed`);
   }
 

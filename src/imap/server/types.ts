@@ -27,6 +27,8 @@ export interface ImapLimits {
   maxConnections: number;
   /** How long close() waits before cutting sessions off. */
   shutdownTimeoutMs: number;
+  /** Memory for ENVELOPE/BODYSTRUCTURE kept across sessions (`structure-cache.ts`); 0: none. */
+  structureCacheBytes: number;
 }
 
 export const defaultImapLimits: ImapLimits = {
@@ -40,6 +42,8 @@ export const defaultImapLimits: ImapLimits = {
   maxConnectionsPerIp: 50,
   maxConnections: 2000,
   shutdownTimeoutMs: 5000,
+  // About 1.5 KB a message: the structure of some 40,000 messages.
+  structureCacheBytes: 64 * 1024 * 1024,
 };
 
 export function resolveImapLimits(limits: Partial<ImapLimits> | undefined): ImapLimits {

@@ -12,38 +12,45 @@
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
+const EMPTY = new Uint8Array(0);
 
-/** The message byte-stuffed, with CRLF line ends and the terminating "." line. */
-export function stuffMessage(message: Uint8Array): Uint8Array {
+/**
+ * The message byte-stuffed, with CRLF line ends and the terminating "." line; `prefix` (the +OK
+ * line) goes in front, so that the response is one buffer and one write.
+ */
+export function stuffMessage(message: Uint8Array, prefix: Uint8Array = EMPTY): Uint8Array {
   const n = message.length;
+  const buf = Buffer.from(message.buffer, message.byteOffset, n);
+  // Line by line (memchr for each line end), not byte by byte: a mail line is 70-ish bytes.
   // Count what is added: a dot for each line starting with one, a CR for each bare LF, and a
   // final CRLF when the message does not end with a line end.
   let extra = 0;
-  let lineStart = true;
-  for (let i = 0; i < n; i++) {
-    const b = message[i] as number;
-    if (lineStart && b === DOT) extra++;
-    if (b === LF) {
-      if (i === 0 || message[i - 1] !== CR) extra++;
-      lineStart = true;
-    } else {
-      lineStart = false;
-    }
+  for (let start = 0; start < n; ) {
+    if (buf[start] === DOT) extra++;
+    const lf = buf.indexOf(LF, start);
+    if (lf < 0) break;
+    if (lf === 0 || buf[lf - 1] !== CR) extra++;
+    start = lf + 1;
   }
-  const needsEol = n > 0 && message[n - 1] !== LF;
-  const out = new Uint8Array(n + extra + (needsEol ? 2 : 0) + 3);
-  let o = 0;
-  lineStart = true;
-  for (let i = 0; i < n; i++) {
-    const b = message[i] as number;
-    if (lineStart && b === DOT) out[o++] = DOT;
-    if (b === LF) {
-      if (i === 0 || message[i - 1] !== CR) out[o++] = CR;
-      lineStart = true;
-    } else {
-      lineStart = false;
+  const needsEol = n > 0 && buf[n - 1] !== LF;
+  const out = Buffer.allocUnsafe(prefix.length + n + extra + (needsEol ? 2 : 0) + 3);
+  out.set(prefix, 0);
+  let o = prefix.length;
+  if (extra === 0) {
+    out.set(buf, o);
+    o += n;
+  } else {
+    for (let start = 0; start < n; ) {
+      if (buf[start] === DOT) out[o++] = DOT;
+      const lf = buf.indexOf(LF, start);
+      const end = lf < 0 ? n : lf;
+      out.set(buf.subarray(start, end), o);
+      o += end - start;
+      if (lf < 0) break;
+      if (lf === 0 || buf[lf - 1] !== CR) out[o++] = CR;
+      out[o++] = LF;
+      start = lf + 1;
     }
-    out[o++] = b;
   }
   if (needsEol) {
     out[o++] = CR;

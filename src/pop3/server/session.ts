@@ -535,9 +535,13 @@ export class Pop3Session {
     const data = await this.#o.store.readMessage({ address: drop.address, uid: e.uid });
     if (this.#state !== 'transaction') return;
     if (data === null) return this.#send(err(`message ${msg} is no longer in the maildrop`));
-    const body = stuffMessage(lines === null ? data : topOfMessage(data, lines));
-    this.#send(ok(lines === null ? `${e.size} octets` : 'top of message follows'));
-    await this.#writeLarge(body);
+    const status = ok(lines === null ? `${e.size} octets` : 'top of message follows');
+    this.#trace('out', status.trimEnd());
+    // The status line (and anything still pending) goes in the same buffer as the message: one
+    // write, so one TLS record and one system call for a message that fits in a chunk.
+    const head = Buffer.from(this.#out.join('') + status, 'utf8');
+    this.#out = [];
+    await this.#writeLarge(stuffMessage(lines === null ? data : topOfMessage(data, lines), head));
   }
 
   /** RFC 1939 §6: the UPDATE state. */
