@@ -318,7 +318,16 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         servers.push(pop3);
       }
       if (config.imap.listen.length + config.imap.tlsListen.length > 0) {
-        imap = await startImapServer({ listen: config.imap.listen, tlsListen: config.imap.tlsListen, hostname: config.hostname, store, authenticator, tls, logger });
+        imap = await startImapServer({
+          listen: config.imap.listen,
+          tlsListen: config.imap.tlsListen,
+          hostname: config.hostname,
+          store,
+          authenticator,
+          tls,
+          logger,
+          limits: { idleTimeoutMs: config.imap.idleTimeoutMs, maxConnections: config.imap.maxConnections, maxConnectionsPerIp: config.imap.maxConnectionsPerIp },
+        });
         servers.push(imap);
       }
     } catch (err) {

@@ -79,7 +79,7 @@ describe('config', () => {
     assert.equal(c.delivery.maxConnectionsPerHost, 10);
     assert.equal(c.delivery.timeouts.dataEndMs, 600_000);
     assert.equal(c.tls, null);
-    assert.deepEqual(c.imap, { listen: [], tlsListen: [] });
+    assert.deepEqual(c.imap, { listen: [], tlsListen: [], idleTimeoutMs: 1_800_000, maxConnections: 2000, maxConnectionsPerIp: 50 });
     assert.deepEqual(c.auth, { maxFailures: 10, lockoutMs: 900_000, delayStepMs: 500, maxDelayMs: 5000 });
   });
 

@@ -133,6 +133,11 @@ export const fileSchema = z
     imap: section({
       listen: z.array(endpoint()).default([]).describe('IMAP4rev1 with STARTTLS (143 in production)'),
       tls_listen: z.array(endpoint()).default([]).describe('IMAP with implicit TLS (993 in production)'),
+      // RFC 3501 §5.4 asks for at least 30 minutes before an autologout; shorter is allowed here
+      // for tests and for operators who accept the cost to clients.
+      idle_timeout: duration('30m').describe('how long a session may go without a command (IDLE included) before autologout; RFC 3501 asks for at least 30m'),
+      max_connections: z.number().int().min(1).default(2000).describe('IMAP sessions at once'),
+      max_connections_per_ip: z.number().int().min(1).default(50).describe('sessions at once from one client address; more are refused'),
     }).describe('IMAP'),
     pop3: section({
       listen: z.array(endpoint()).default([]).describe('POP3 with STLS (110 in production)'),
@@ -255,7 +260,7 @@ export interface Config {
   /** null: SQLite under data_dir. */
   storage: { url: string | null };
   submission: { listen: HostPort[]; tlsListen: HostPort[] };
-  imap: { listen: HostPort[]; tlsListen: HostPort[] };
+  imap: { listen: HostPort[]; tlsListen: HostPort[]; idleTimeoutMs: number; maxConnections: number; maxConnectionsPerIp: number };
   pop3: { listen: HostPort[]; tlsListen: HostPort[] };
   auth: { maxFailures: number; lockoutMs: number; delayStepMs: number; maxDelayMs: number };
   /** Absolute paths, or null for a self-signed certificate generated into data_dir. */
