@@ -76,7 +76,8 @@ RESULTS="$PEERS_DIR/results/imap-$STAMP.txt"
 : >"$RESULTS"
 USER_NAME=bench@example.test PASSWORD=benchpass
 # append fills the mailbox, so it always runs (first); it is reported only when asked for
-LOAD_TESTS="append${TESTS//append/}"; LOAD_TESTS="${LOAD_TESTS//,,/,}"; LOAD_TESTS="${LOAD_TESTS%,}"
+LOAD_TESTS="append,${TESTS//append/}"; LOAD_TESTS="${LOAD_TESTS//,,/,}"; LOAD_TESTS="${LOAD_TESTS//,,/,}"; LOAD_TESTS="${LOAD_TESTS%,}"
+READ_TESTS="${TESTS//append/}"; READ_TESTS="${READ_TESTS//,,/,}"; READ_TESTS="${READ_TESTS#,}"; READ_TESTS="${READ_TESTS%,}"
 COMMAND="bench/imap.sh -m $MSGS -r $RUNS -w $WARM -t $TESTS -p ${PEER_LIST:-none} -s $SEED"
 
 log "date: $(date -Is)"
@@ -181,7 +182,7 @@ if (( PROFILE )); then
     run_load postern-fill "127.0.0.1:$PN_IMAPS" "127.0.0.1:$PN_POP3S" append
     stop_postern
     start_postern "${PROF[@]}"
-    run_load postern "127.0.0.1:$PN_IMAPS" "127.0.0.1:$PN_POP3S" "${TESTS//append/}"
+    run_load postern "127.0.0.1:$PN_IMAPS" "127.0.0.1:$PN_POP3S" "$READ_TESTS"
   fi
 else
   start_postern

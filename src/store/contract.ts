@@ -407,6 +407,86 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.mailboxChanges({ address: A, mailbox: 'Nope', since: 0 }), null);
       });
 
+      test('reads many messages of a mailbox at once, in UID order, leaving out UIDs that do not exist', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        // More than one IN (…) chunk of the store's queries.
+        await Promise.all(Array.from({ length: 230 }, (_, i) => add(s, `m${i + 1}`)));
+        const all = (await s.listMessages({ address: A })) ?? [];
+        const byUid = new Map<number, string>();
+        for (const m of all) byUid.set(m.uid, text(await s.readMessage({ address: A, uid: m.uid })) ?? '');
+        const wanted = [230, 3, 1, 999, 3, ...Array.from({ length: 220 }, (_, i) => i + 5)];
+        const got = await s.readMessages({ address: A, uids: wanted });
+        assert.ok(got !== null);
+        const expected = [...new Set(wanted)].filter((u) => u <= 230).sort((a, b) => a - b);
+        assert.deepEqual(got.map((m) => m.uid), expected);
+        for (const m of got) assert.equal(text(m.data), byUid.get(m.uid));
+        assert.deepEqual(await s.readMessages({ address: A, uids: [] }), []);
+        assert.equal(await s.readMessages({ address: A, mailbox: 'Nope', uids: [1] }), null);
+      });
+
+      test('keeps each message\'s header section apart, and it follows the message through copy, move, rename and expunge', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'Subject: one\r\nFrom: a@x.test\r\n\r\nbody one\r\n');
+        await add(s, 'Subject: lf only\nX: y\n\nbody\n');
+        await add(s, 'Subject: no body at all\r\n');
+        await add(s, '\r\nno header\r\n');
+        const header = async (mailbox: string | undefined, uids?: number[]) =>
+          (await s.readHeaders({ address: A, ...(mailbox !== undefined ? { mailbox } : {}), ...(uids !== undefined ? { uids } : {}) }))?.map((h) => [h.uid, text(h.header)]);
+        assert.deepEqual(await header(undefined), [
+          [1, 'Subject: one\r\nFrom: a@x.test\r\n'],
+          [2, 'Subject: lf only\nX: y\n'],
+          [3, 'Subject: no body at all\r\n'],
+          [4, ''],
+        ]);
+        assert.deepEqual(await header(undefined, [3, 1, 77]), [
+          [1, 'Subject: one\r\nFrom: a@x.test\r\n'],
+          [3, 'Subject: no body at all\r\n'],
+        ]);
+        await s.copyMessages({ address: A, from: 'INBOX', to: 'Archive', uids: [2] });
+        await s.copyMessages({ address: A, from: 'INBOX', to: 'Trash', uids: [3], move: true });
+        assert.deepEqual(await header('Archive'), [[1, 'Subject: lf only\nX: y\n']]);
+        assert.deepEqual(await header('Trash'), [[1, 'Subject: no body at all\r\n']]);
+        await s.setFlags({ address: A, uids: [4], operation: 'add', flags: ['\\Deleted'] });
+        await s.expunge({ address: A });
+        assert.equal(await s.deleteMessage({ address: A, uid: 2 }), true);
+        assert.deepEqual(await header(undefined), [[1, 'Subject: one\r\nFrom: a@x.test\r\n']]);
+        await s.renameMailbox({ address: A, from: 'INBOX', to: 'Old', delimiter: '/' });
+        assert.deepEqual(await header(undefined), []);
+        assert.deepEqual(await header('Old'), [[1, 'Subject: one\r\nFrom: a@x.test\r\n']]);
+        await s.deleteMailbox({ address: A, mailbox: 'Old' });
+        assert.equal(await s.readHeaders({ address: A, mailbox: 'Old' }), null);
+      });
+
+      test('searches header fields without regard to case, unfolded, in the named field only (IMAP SEARCH FROM, SUBJECT, HEADER)', async (s) => {
+        await s.createAccount({ address: A, now: T0 });
+        await add(s, 'From: Alice <alice@x.test>\r\nSubject: Quarterly\r\n report\r\n\r\nbob is in the body\r\n');
+        await add(s, 'From: bob@x.test\r\nTo: alice@x.test\r\nSubject: hello\r\n\r\n\r\n');
+        await add(s, 'From: \u212aelvin <t@x.test>\r\nSubject: Grüße\r\n\r\nx\r\n');
+        await add(s, 'Subject: none from\r\n\r\nFrom: alice@x.test\r\n');
+        await add(s, 'Subject: 100%_off \\ deal\r\nX-Nul: a\u0000b Ottoline\r\n\r\n');
+        const search = (tests: Array<{ field: string; text: string }>, uids?: number[]) =>
+          s.searchHeaders({ address: A, tests, ...(uids !== undefined ? { uids } : {}) });
+        assert.deepEqual(await search([{ field: 'FROM', text: 'ALICE' }]), [[1]], 'To: alice and a From: line in a body do not count');
+        assert.deepEqual(await search([{ field: 'subject', text: 'quarterly report' }]), [[1]], 'a match across a folded line');
+        assert.deepEqual(await search([{ field: 'From', text: 'KELVIN' }]), [[3]], 'K (U+212A) lower-cases to k');
+        assert.deepEqual(await search([{ field: 'Subject', text: 'GRÜSSE' }, { field: 'subject', text: 'grüße' }]), [[], [3]]);
+        assert.deepEqual(await search([{ field: 'from', text: '' }, { field: 'to', text: 'x.test' }]), [[1, 2, 3], [2]], 'an empty text: every message with the field');
+        assert.deepEqual(await search([{ field: 'from', text: '' }], [3, 2, 4]), [[2, 3]]);
+        assert.deepEqual(await search([{ field: 'subject', text: '' }]), [[1, 2, 3, 4, 5]]);
+        assert.deepEqual(await search([]), []);
+        assert.deepEqual(
+          await search([
+            { field: 'subject', text: '0%_OFF \\ D' },
+            { field: 'subject', text: 'q_arterly' },
+            { field: 'subject', text: '%' },
+            { field: 'x-nul', text: 'OTTOLINE' },
+          ]),
+          [[5], [], [5], [5]],
+          'LIKE\'s wildcards in the text are plain characters; a field after a NUL is still read',
+        );
+        assert.equal(await s.searchHeaders({ address: A, mailbox: 'Nope', tests: [{ field: 'from', text: 'a' }] }), null);
+      });
+
       test('hands \\Recent to the first claimer only (RFC 3501 §2.3.2)', async (s) => {
         await s.createAccount({ address: A, now: T0 });
         await add(s, 'one');

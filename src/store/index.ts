@@ -22,6 +22,7 @@ export type {
   DeliveryResult,
   DomainCount,
   DsnRet,
+  HeaderTest,
   Mailbox,
   MailboxRef,
   MailboxStore,
@@ -38,9 +39,12 @@ export type {
   Route,
   SpecialUse,
   Store,
+  StoredHeader,
+  StoredMessage,
   WriteStats,
 } from './types.ts';
 export { isStoreError, StoreError, StoreErrorCode } from './errors.ts';
 export { normalizeAddress, normalizeAlias, type NormalizedAddress, type NormalizedAlias } from './address.ts';
 export { defaultScryptParams, hashPassword, isPasswordHash, needsRehash, verifyPassword, type ScryptParams } from './password.ts';
+export { headerFieldContains, headerSection, matchHeader, prepareHeaderTest, type PreparedHeaderTest } from './header-search.ts';
 export { DEFAULT_MAILBOXES, mailboxName } from './sql/sql-store.ts';

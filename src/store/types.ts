@@ -80,6 +80,23 @@ export interface MessageSummary {
   flags: string[];
 }
 
+export interface StoredMessage {
+  uid: number;
+  data: Uint8Array;
+}
+
+export interface StoredHeader {
+  uid: number;
+  /** The header fields with their line endings, without the empty line after them. */
+  header: Uint8Array;
+}
+
+/** One header search: a field name and the text its value must contain (both compared without regard to case). */
+export interface HeaderTest {
+  field: string;
+  text: string;
+}
+
 export interface MailboxRef {
   address: string;
   /** Default INBOX (matched case-insensitively, RFC 3501 §5.1). */
@@ -103,6 +120,27 @@ export interface MailboxStore {
   /** In UID order. Null when the mailbox does not exist. */
   listMessages(ref: MailboxRef): Promise<MessageSummary[] | null>;
   readMessage(ref: MailboxRef & { uid: number }): Promise<Uint8Array | null>;
+  /**
+   * The bytes of many messages of one mailbox, in UID order, read in a few queries instead of one
+   * `readMessage` each (IMAP FETCH of bodies, SEARCH BODY/TEXT). UIDs that do not exist are left
+   * out. The caller bounds the memory: every message asked for is held at once. Null when the
+   * mailbox does not exist.
+   */
+  readMessages(ref: MailboxRef & { uids: readonly number[] }): Promise<StoredMessage[] | null>;
+  /**
+   * The header sections of messages of one mailbox (every message, or those among `uids`), in UID
+   * order, without reading their bodies: each is `splitMessage(data).header`, kept apart when the
+   * message is stored. Null when the mailbox does not exist.
+   */
+  readHeaders(ref: MailboxRef & { uids?: readonly number[] }): Promise<StoredHeader[] | null>;
+  /**
+   * IMAP SEARCH by header field (RFC 3501 §6.4.4 FROM, TO, CC, BCC, SUBJECT, HEADER) run by the
+   * store over the kept header sections, so no body is read and no header crosses to the caller.
+   * For each test, the UIDs (ascending; among `uids` when given) of the messages with a field
+   * named `field` (any case) whose unfolded value contains `text` without regard to case, as
+   * `headerFieldContains` in `header-search.ts` decides. Null when the mailbox does not exist.
+   */
+  searchHeaders(ref: MailboxRef & { uids?: readonly number[]; tests: readonly HeaderTest[] }): Promise<number[][] | null>;
   /** Zero when the mailbox does not exist. */
   countMessages(ref: MailboxRef): Promise<number>;
   /** Removes one message; its UID is never given out again. */

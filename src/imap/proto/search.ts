@@ -4,7 +4,9 @@
  * substrings of the header values as written and of the raw body (content in base64 or
  * quoted-printable is not decoded first). Dates compare by day in UTC.
  */
+import { isAscii } from 'node:buffer';
 import { parseHeaderFields, splitMessage } from '../../message/headers.ts';
+import { headerFieldContains } from '../../store/header-search.ts';
 import { parseDate } from './format.ts';
 import { inSequenceSet, parseSequenceSet, type SequenceSet } from './sequence.ts';
 import { valueText, type Value } from './tokens.ts';
@@ -143,6 +145,50 @@ export function parseSearch(values: readonly Value[]): SearchParseResult {
   return { ok: true, key: keys.length === 1 ? (keys[0] as SearchKey) : { op: 'and', keys } };
 }
 
+/**
+ * What evaluating a key needs beyond the session's view: the header keys it holds (their matches
+ * are asked of the store in one `searchHeaders` call, `SearchContext.headerHits`), whether a key
+ * reads the header otherwise (SENTBEFORE, SENTON, SENTSINCE read Date:), and whether one reads the
+ * body (BODY, TEXT).
+ */
+export interface SearchNeeds {
+  headerKeys: Array<Extract<SearchKey, { op: 'header' }>>;
+  header: boolean;
+  data: boolean;
+}
+
+export function searchNeeds(key: SearchKey): SearchNeeds {
+  const out: SearchNeeds = { headerKeys: [], header: false, data: false };
+  const walk = (k: SearchKey): void => {
+    switch (k.op) {
+      case 'and':
+        k.keys.forEach(walk);
+        return;
+      case 'or':
+        walk(k.a);
+        walk(k.b);
+        return;
+      case 'not':
+        walk(k.key);
+        return;
+      case 'header':
+        out.headerKeys.push(k);
+        return;
+      case 'body':
+      case 'text':
+        out.data = true;
+        return;
+      case 'date':
+        if (k.which === 'sent') out.header = true;
+        return;
+      default:
+        return;
+    }
+  };
+  walk(key);
+  return out;
+}
+
 /** Whether evaluating the key needs the message's bytes. */
 export function searchNeedsData(key: SearchKey): boolean {
   switch (key.op) {
@@ -170,14 +216,21 @@ export interface SearchMessage {
   recent: boolean;
   internalDate: number;
   size: number;
-  /** Present when `searchNeedsData(key)`. */
+  /** The whole message, present when a key needs the body (or the header and `header` is absent). */
   data: Uint8Array | null;
+  /** The header section alone (the store keeps it apart), enough for the keys that read the header. */
+  header?: Uint8Array | null;
 }
 
 export interface SearchContext {
   /** The largest sequence number and UID of the mailbox, for `*`. */
   maxSeq: number;
   maxUid: number;
+  /**
+   * For each header key of the search (by identity), the UIDs of the messages it matches, found
+   * by the store (`searchHeaders`); a key not here is matched against the message's bytes.
+   */
+  headerHits?: ReadonlyMap<SearchKey, ReadonlySet<number>>;
 }
 
 const DAY = 86_400_000;
@@ -193,6 +246,18 @@ function compareDay(ms: number, cmp: 'before' | 'on' | 'since', day: number): bo
   if (cmp === 'before') return d < day;
   if (cmp === 'on') return d === day;
   return d >= day;
+}
+
+/**
+ * Whether `bytes`, decoded as UTF-8 and lower-cased, contain `needle` (already lower-cased). Bytes
+ * that are all ASCII decode the same as latin1, which V8 turns into a one-byte string without
+ * decoding; their lower-casing then folds ASCII only, as UTF-8's would. Other bytes take the
+ * UTF-8 decoder.
+ */
+function textContains(bytes: Uint8Array, needle: string): boolean {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = isAscii(buf) ? buf.toString('latin1') : decoder.decode(buf);
+  return text.toLowerCase().includes(needle);
 }
 
 export function matches(key: SearchKey, m: SearchMessage, ctx: SearchContext): boolean {
@@ -221,21 +286,21 @@ export function matches(key: SearchKey, m: SearchMessage, ctx: SearchContext): b
       return key.cmp === 'larger' ? m.size > key.n : m.size < key.n;
     case 'date': {
       if (key.which === 'internal') return compareDay(m.internalDate, key.cmp, key.day);
-      const date = m.data === null ? undefined : parseHeaderFields(m.data).find((f) => f.name.toLowerCase() === 'date')?.value;
+      const header = m.header ?? m.data;
+      const date = header === null ? undefined : parseHeaderFields(header).find((f) => f.name.toLowerCase() === 'date')?.value;
       const ms = date === undefined ? NaN : Date.parse(date.replace(/\s*\([^)]*\)\s*$/, ''));
       return Number.isFinite(ms) && compareDay(ms, key.cmp, key.day);
     }
     case 'header': {
-      if (m.data === null) return false;
-      const field = key.field.toLowerCase();
-      const needle = key.text.toLowerCase();
-      return parseHeaderFields(m.data).some((f) => f.name.toLowerCase() === field && f.value.toLowerCase().includes(needle));
+      const hits = ctx.headerHits?.get(key);
+      if (hits !== undefined) return hits.has(m.uid);
+      if (m.header != null) return headerFieldContains(m.header, key.field, key.text);
+      return m.data !== null && headerFieldContains(m.data, key.field, key.text, true);
     }
     case 'body':
     case 'text': {
       if (m.data === null) return false;
-      const part = key.op === 'body' ? splitMessage(m.data).body : m.data;
-      return decoder.decode(part).toLowerCase().includes(key.text.toLowerCase());
+      return textContains(key.op === 'body' ? splitMessage(m.data).body : m.data, key.text.toLowerCase());
     }
   }
 }

@@ -340,6 +340,33 @@ describe('IMAP session', () => {
     assert.match(await t.cmd('h SEARCH FROB'), /h BAD unknown search key FROB/);
   });
 
+  it('searches by header, sent date and body over more messages than one read group, matching a search message by message', async () => {
+    await fresh();
+    // 450 messages of 20 KiB: more than one group of READ_BATCH messages and of READ_BATCH_BYTES.
+    const pad = 'x'.repeat(20 * 1024);
+    for (let i = 1; i <= 450; i++) {
+      const day = i % 3 === 0 ? 'Fri, 16 Jan 2026 10:00:00 +0000' : 'Thu, 15 Jan 2026 10:00:00 +0000';
+      const from = i % 7 === 0 ? 'Seven <seven@example.test>' : 'Other <other@example.test>';
+      const body = i % 11 === 0 ? `${pad}\r\nthe Needle is here\r\n` : `${pad}\r\nnothing\r\n`;
+      await store.append({ address: USER, data: Buffer.from(`From: ${from}\r\nSubject: s${i}\r\n folded Tail${i}\r\nDate: ${day}\r\n\r\n${body}`), internalDate: T0 });
+    }
+    const t = new Transcript(store);
+    await t.login();
+    await t.cmd('a SELECT INBOX');
+    const list = (reply: string): number[] => (/\* SEARCH([ \d]*)\r\n/.exec(reply)?.[1] ?? '').trim().split(' ').filter((x) => x !== '').map(Number);
+    const upTo = (f: (i: number) => boolean): number[] => Array.from({ length: 450 }, (_, i) => i + 1).filter(f);
+    assert.deepEqual(list(await t.cmd('b SEARCH FROM SEVEN')), upTo((i) => i % 7 === 0));
+    assert.deepEqual(list(await t.cmd('c SEARCH SUBJECT "s4 folded tail4"')), [4]);
+    assert.deepEqual(list(await t.cmd('d SEARCH SENTON 16-Jan-2026 NOT FROM seven')), upTo((i) => i % 3 === 0 && i % 7 !== 0));
+    assert.deepEqual(list(await t.cmd('e SEARCH BODY needle')), upTo((i) => i % 11 === 0));
+    assert.deepEqual(list(await t.cmd('f UID SEARCH OR TEXT "needle is" FROM seven')), upTo((i) => i % 11 === 0 || i % 7 === 0));
+    assert.deepEqual(list(await t.cmd('g SEARCH TEXT "tail450"')), [450], 'TEXT reads the header too');
+    assert.deepEqual(list(await t.cmd('h SEARCH BODY tail450')), []);
+    const fetched = await t.cmd('i FETCH 1:450 (BODY.PEEK[])');
+    assert.equal((fetched.match(/^\* \d+ FETCH \(BODY\[\] \{\d+\}/gm) ?? []).length, 450);
+    assert.match(fetched, /\* 450 FETCH \(BODY\[\] \{\d+\}\r\nFrom: Other[^]*Tail450[^]*nothing\r\n\)\r\ni OK/);
+  });
+
   it('lists with SPECIAL-USE and CHILDREN attributes, creates parents, renames, deletes and subscribes', async () => {
     await fresh();
     const t = new Transcript(store);
@@ -375,6 +402,23 @@ describe('IMAP session', () => {
     await t.until(/n7 OK/, from, 5000);
     assert.equal((t.out.slice(from).match(/ OK NOOP/g) ?? []).length, 8);
     assert.ok(Date.now() - started >= 300, 'the last three waited for the next second');
+  });
+
+  it('does not count stored APPENDs against the per-second limit, but does count refused ones', async () => {
+    await fresh();
+    const t = new Transcript(store, { limits: { maxCommandsPerSecond: 5 } });
+    await t.login();
+    const started = Date.now();
+    const from = t.out.length;
+    const append = (tag: string, box: string) => `${tag} APPEND ${box} {12+}\r\nSubject: x\r\n\r\n`;
+    t.session.receive(Buffer.from(Array.from({ length: 12 }, (_, i) => append(`p${i}`, 'INBOX')).join('')));
+    await t.until(/p11 OK/, from, 5000);
+    assert.equal((t.out.slice(from).match(/ OK \[APPENDUID/g) ?? []).length, 12);
+    assert.ok(Date.now() - started < 900, 'twelve stored APPENDs did not wait for the next second');
+    const refused = t.out.length;
+    t.session.receive(Buffer.from(Array.from({ length: 8 }, (_, i) => append(`q${i}`, 'Nope')).join('')));
+    await t.until(/q7 NO/, refused, 5000);
+    assert.ok(Date.now() - started >= 300, 'APPENDs refused without a write were held to the limit');
   });
 
   it('closes the mailbox with CLOSE (expunging) and UNSELECT (not)', async () => {

@@ -18,7 +18,7 @@ import { fetchResponse, messageStructure, needsBody, setsSeen, structureOnly, wa
 import { flagList, quote, type Chunk } from '../proto/format.ts';
 import { listPatternRegExp, matchesListPattern, parentNames } from '../proto/list.ts';
 import { CommandReader } from '../proto/reader.ts';
-import { matches, searchNeedsData, type SearchMessage } from '../proto/search.ts';
+import { matches, searchNeeds, type SearchContext, type SearchMessage } from '../proto/search.ts';
 import { formatSequenceSet } from '../proto/sequence.ts';
 import { SelectedMailbox, type SelectedMessage } from './selected.ts';
 import { StructureCache } from './structure-cache.ts';
@@ -60,6 +60,12 @@ const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 const EXTENSIONS = ['IDLE', 'NAMESPACE', 'ID', 'ENABLE', 'UIDPLUS', 'MOVE', 'SPECIAL-USE', 'LITERAL+', 'UNSELECT', 'CHILDREN', 'SASL-IR'];
 /** FETCH responses are written in batches of about this many bytes. */
 const BATCH_BYTES = 64 * 1024;
+// FETCH and SEARCH read message bytes from the store this many at a time (and about this many
+// bytes): few store calls, and a bounded amount of mail in memory per session.
+const READ_BATCH = 200;
+const READ_BATCH_BYTES = 8 * 1024 * 1024;
+// SEARCH by Date: reads header sections this many at a time.
+const HEADER_BATCH = 2000;
 /** Commands during which sequence numbers must stay put (RFC 3501 §7.4.1). */
 const NO_EXPUNGE = new Set(['FETCH', 'STORE', 'SEARCH']);
 
@@ -637,16 +643,31 @@ export class ImapSession {
 
   async #append(tag: string, c: Extract<Command, { name: 'APPEND' }>): Promise<void> {
     const store = this.#o.store;
-    const mb = await store.getMailbox({ address: this.#address, mailbox: c.mailbox });
-    if (mb === null) return this.#no(tag, '[TRYCREATE] No such mailbox');
-    if (c.message.byteLength === 0) return this.#no(tag, 'An empty message cannot be appended');
-    const r = await store.append({
-      address: this.#address,
-      mailbox: c.mailbox,
-      data: c.message,
-      internalDate: c.date ?? this.#o.now(),
-      flags: c.flags,
-    });
+    if (c.message.byteLength === 0) {
+      if ((await store.getMailbox({ address: this.#address, mailbox: c.mailbox })) === null) return this.#no(tag, '[TRYCREATE] No such mailbox');
+      return this.#no(tag, 'An empty message cannot be appended');
+    }
+    let r;
+    try {
+      // No look-up of the mailbox first: the append itself refuses a missing one, and the round
+      // trip to the store's thread it saves is a fair part of an APPEND's time.
+      r = await store.append({
+        address: this.#address,
+        mailbox: c.mailbox,
+        data: c.message,
+        internalDate: c.date ?? this.#o.now(),
+        flags: c.flags,
+      });
+    } catch (err) {
+      if (isStoreError(err, StoreErrorCode.NotFound)) return this.#no(tag, '[TRYCREATE] No such mailbox');
+      throw err;
+    }
+    // An APPEND that was stored does not count against maxCommandsPerSecond: its pace is already
+    // held by its durable commit (the session runs one command at a time, and this one waited for
+    // the commit) and its size by maxLiteralSize. The throttle capped a client filling a mailbox
+    // at 200 messages a second, below what the commits allow. An APPEND refused without a write
+    // (no such mailbox, empty) stays counted, so a flood of those is still throttled.
+    if (this.#window.count > 0) this.#window.count--;
     // RFC 4315 §3: APPENDUID.
     await this.#finishCommand(tag, 'APPEND', `[APPENDUID ${r.uidValidity} ${r.uid}] APPEND completed`);
   }
@@ -741,30 +762,49 @@ export class ImapSession {
       batched = 0;
       await this.#io.drain();
     };
-    for (const m of picked) {
-      const state = sel.messages.get(m.uid) ?? m.state;
-      const key = cache === null ? '' : StructureCache.key(sel.mailboxId, sel.uidValidity, m.uid);
-      let structure: MessageStructure | null = cache === null ? null : (cache.get(key) ?? null);
-      let data: Uint8Array | null = null;
-      if (withBody && !(cacheAnswers && structure !== null)) {
-        data = await store.readMessage({ address: this.#address, mailbox: sel.name, uid: m.uid });
-        // Expunged by another session meanwhile: nothing to say about it until the EXPUNGE.
-        if (data === null) continue;
-        if (cache !== null && structure === null) {
-          structure = messageStructure(data);
-          cache.set(key, structure);
+    // The messages whose bytes are needed are read a group at a time (READ_BATCH messages or
+    // READ_BATCH_BYTES, whichever comes first), one store call per group instead of one each.
+    for (let start = 0; start < picked.length; ) {
+      const group: Array<{ m: SelectedMessage; key: string; structure: MessageStructure | null; read: boolean }> = [];
+      let groupBytes = 0;
+      while (start < picked.length && group.length < READ_BATCH && groupBytes < READ_BATCH_BYTES) {
+        const m = picked[start++] as SelectedMessage;
+        const key = cache === null ? '' : StructureCache.key(sel.mailboxId, sel.uidValidity, m.uid);
+        const structure = cache === null ? null : (cache.get(key) ?? null);
+        const read = withBody && !(cacheAnswers && structure !== null);
+        if (read) groupBytes += m.state.size;
+        group.push({ m, key, structure, read });
+      }
+      const wanted = group.filter((g) => g.read).map((g) => g.m.uid);
+      const bytes = new Map<number, Uint8Array>();
+      if (wanted.length > 0) {
+        const read = await store.readMessages({ address: this.#address, mailbox: sel.name, uids: wanted });
+        for (const r of read ?? []) bytes.set(r.uid, r.data);
+      }
+      for (const { m, key, read, structure: known } of group) {
+        let structure = known;
+        const state = sel.messages.get(m.uid) ?? m.state;
+        let data: Uint8Array | null = null;
+        if (read) {
+          data = bytes.get(m.uid) ?? null;
+          // Expunged by another session meanwhile: nothing to say about it until the EXPUNGE.
+          if (data === null) continue;
+          if (cache !== null && structure === null) {
+            structure = messageStructure(data);
+            cache.set(key, structure);
+          }
         }
+        const response = fetchResponse(
+          list,
+          { seq: m.seq, uid: m.uid, flags: sel.flagsOf(m.uid), internalDate: state.internalDate, size: state.size, data, structure },
+          byUid,
+        );
+        for (const c of response) {
+          batch.push(c);
+          batched += typeof c === 'string' ? c.length : c.byteLength;
+        }
+        if (batched >= BATCH_BYTES) await flush();
       }
-      const response = fetchResponse(
-        list,
-        { seq: m.seq, uid: m.uid, flags: sel.flagsOf(m.uid), internalDate: state.internalDate, size: state.size, data, structure },
-        byUid,
-      );
-      for (const c of response) {
-        batch.push(c);
-        batched += typeof c === 'string' ? c.length : c.byteLength;
-      }
-      if (batched >= BATCH_BYTES) await flush();
     }
     await flush();
     await this.#done(tag, byUid ? 'UID FETCH' : 'FETCH', `${byUid ? 'UID ' : ''}FETCH completed`);
@@ -821,23 +861,47 @@ export class ImapSession {
     if (c.charset !== null && !['US-ASCII', 'UTF-8'].includes(c.charset.toUpperCase())) {
       return this.#no(tag, '[BADCHARSET (US-ASCII UTF-8)] Unsupported charset');
     }
-    const withData = searchNeedsData(c.key);
-    const ctx = { maxSeq: sel.exists, maxUid: sel.lastUid };
+    const needs = searchNeeds(c.key);
+    const ctx: SearchContext = { maxSeq: sel.exists, maxUid: sel.lastUid };
+    const store = this.#o.store;
+    const ref = { address: this.#address, mailbox: sel.name };
+    if (needs.headerKeys.length > 0) {
+      // Every header key of the search in one pass of the store over its kept header sections.
+      const hits = (await store.searchHeaders({ ...ref, tests: needs.headerKeys.map((k) => ({ field: k.field, text: k.text })) })) ?? [];
+      ctx.headerHits = new Map(needs.headerKeys.map((k, i) => [k, new Set(hits[i] ?? [])]));
+    }
     const found: number[] = [];
-    for (const [i, uid] of sel.uids.entries()) {
-      const state = sel.messages.get(uid);
-      if (state === undefined) continue;
-      const data = withData ? await this.#o.store.readMessage({ address: this.#address, mailbox: sel.name, uid }) : null;
-      const m: SearchMessage = {
-        seq: i + 1,
-        uid,
-        flags: state.flags,
-        recent: sel.recent.has(uid),
-        internalDate: state.internalDate,
-        size: state.size,
-        data,
-      };
-      if (matches(c.key, m, ctx)) found.push(c.uid ? uid : i + 1);
+    // The messages in groups: the bytes (BODY, TEXT) or header sections (SENT*) of a group are
+    // read in one store call, and only a group's are held at once.
+    const perGroup = needs.data ? READ_BATCH : needs.header ? HEADER_BATCH : sel.uids.length;
+    for (let start = 0; start < sel.uids.length; ) {
+      const uids: number[] = [];
+      let groupBytes = 0;
+      while (start < sel.uids.length && uids.length < perGroup && groupBytes < READ_BATCH_BYTES) {
+        const uid = sel.uids[start++] as number;
+        uids.push(uid);
+        if (needs.data) groupBytes += sel.messages.get(uid)?.size ?? 0;
+      }
+      const data = new Map<number, Uint8Array>();
+      const headers = new Map<number, Uint8Array>();
+      if (needs.data) for (const r of (await store.readMessages({ ...ref, uids })) ?? []) data.set(r.uid, r.data);
+      else if (needs.header) for (const r of (await store.readHeaders({ ...ref, uids })) ?? []) headers.set(r.uid, r.header);
+      for (const uid of uids) {
+        const state = sel.messages.get(uid);
+        if (state === undefined) continue;
+        const seq = sel.seqOf(uid);
+        const m: SearchMessage = {
+          seq,
+          uid,
+          flags: state.flags,
+          recent: sel.recent.has(uid),
+          internalDate: state.internalDate,
+          size: state.size,
+          data: data.get(uid) ?? null,
+          header: headers.get(uid) ?? null,
+        };
+        if (matches(c.key, m, ctx)) found.push(c.uid ? uid : seq);
+      }
     }
     this.#send(`* SEARCH${found.map((n) => ` ${n}`).join('')}\r\n`);
     await this.#done(tag, c.uid ? 'UID SEARCH' : 'SEARCH', `${c.uid ? 'UID ' : ''}SEARCH completed`);

@@ -582,6 +582,7 @@ describe('POP3 session: TRANSACTION', () => {
       getMailbox: (r) => store.getMailbox(r),
       listMessages: (r) => store.listMessages(r),
       readMessage: (r) => store.readMessage(r),
+      readMessages: (r) => store.readMessages(r),
       async deleteMessage(r) {
         if (calls++ === 0) throw new Error('disk full');
         return store.deleteMessage(r);
@@ -604,6 +605,31 @@ describe('POP3 session: TRANSACTION', () => {
     await u.send('STAT', '+OK 3 ');
   });
 
+  it('reads the messages after the one asked for in the same store call, and answers the next RETRs from them', async () => {
+    const calls: number[][] = [];
+    const counting: Pop3Store = {
+      getMailbox: (r) => store.getMailbox(r),
+      listMessages: (r) => store.listMessages(r),
+      readMessage: (r) => store.readMessage(r),
+      async readMessages(r) {
+        calls.push([...r.uids]);
+        return store.readMessages(r);
+      },
+      deleteMessage: (r) => store.deleteMessage(r),
+    };
+    uids.push((await store.append({ address: ALICE, data: enc('Subject: third\r\n\r\nthree\r\n'), internalDate: Date.now() })).uid);
+    const t = await login({ store: counting });
+    await t.send('DELE 2', '+OK');
+    const each: string[] = [];
+    for (const n of [1, 3, 1]) each.push(await t.send(`RETR ${n}`, '+OK'));
+    assert.deepEqual(
+      each.map((r) => /Subject: (\w+)/.exec(r)?.[1]),
+      ['first', 'third', 'first'],
+    );
+    assert.deepEqual(calls, [[uids[0], uids[2]], [uids[0], uids[2]]], 'one call for RETR 1 and 3 (2 is deleted), one more when 1 is asked again');
+    await t.send('QUIT', '+OK');
+  });
+
   it('answers -ERR for a message removed meanwhile by someone else', async () => {
     const t = await login();
     await store.deleteMessage({ address: ALICE, uid: uids[0] as number });
@@ -617,6 +643,9 @@ describe('POP3 session: TRANSACTION', () => {
       getMailbox: (r) => store.getMailbox(r),
       listMessages: (r) => store.listMessages(r),
       async readMessage() {
+        throw new Error('I/O error');
+      },
+      async readMessages() {
         throw new Error('I/O error');
       },
       deleteMessage: (r) => store.deleteMessage(r),
@@ -636,6 +665,7 @@ describe('POP3 session: TRANSACTION', () => {
       },
       listMessages: (r) => store.listMessages(r),
       readMessage: (r) => store.readMessage(r),
+      readMessages: (r) => store.readMessages(r),
       deleteMessage: (r) => store.deleteMessage(r),
     };
     const t = await connect({ store: broken, locks });

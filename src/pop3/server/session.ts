@@ -95,6 +95,9 @@ const Msg = {
 const INPUT_HIGH_WATER = 64 * 1024;
 /** RETR and TOP write messages in pieces of this size, waiting for the connection in between. */
 const WRITE_CHUNK = 64 * 1024;
+// RETR reads ahead (see #read): at most this many messages, and this many bytes, per store call.
+const AHEAD_COUNT = 32;
+const AHEAD_BYTES = 1024 * 1024;
 
 interface Entry {
   uid: number;
@@ -132,6 +135,8 @@ export class Pop3Session {
   /** AUTH PLAIN sent "+ ", waiting for the client's response line. */
   #saslPending = false;
   #maildrop: Maildrop | null = null;
+  /** Messages read ahead of the client's RETRs, by UID. */
+  readonly #ahead = new Map<number, Uint8Array>();
   #release: (() => void) | null = null;
   #updating = false;
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -527,12 +532,43 @@ export class Pop3Session {
     this.#send(multiline('unique-id listing follows', lines));
   }
 
+  /**
+   * The bytes of message `msg`. Clients fetch a maildrop in order, RETR after RETR, and each
+   * read is a round trip to the store's thread: so a miss reads this message and the next ones
+   * (up to AHEAD_COUNT messages or AHEAD_BYTES) in one store call, and the following RETRs are
+   * answered from them. A message's bytes never change, so what was read ahead stays right.
+   */
+  async #read(drop: Maildrop, msg: number, e: Entry): Promise<Uint8Array | null> {
+    const hit = this.#ahead.get(e.uid);
+    if (hit !== undefined) {
+      this.#ahead.delete(e.uid);
+      return hit;
+    }
+    this.#ahead.clear();
+    const uids = [e.uid];
+    let bytes = e.size;
+    for (let i = msg; i < drop.entries.length && uids.length < AHEAD_COUNT; i++) {
+      const next = drop.entries[i] as Entry;
+      if (next.deleted) continue;
+      if (bytes + next.size > AHEAD_BYTES) break;
+      bytes += next.size;
+      uids.push(next.uid);
+    }
+    if (uids.length === 1) return this.#o.store.readMessage({ address: drop.address, uid: e.uid });
+    let data: Uint8Array | null = null;
+    for (const r of (await this.#o.store.readMessages({ address: drop.address, uids })) ?? []) {
+      if (r.uid === e.uid) data = r.data;
+      else this.#ahead.set(r.uid, r.data);
+    }
+    return data;
+  }
+
   /** RETR (lines null) or TOP. */
   async #retrieve(msg: number, lines: number | null): Promise<void> {
     const e = this.#entry(msg);
     if (e === null) return;
     const drop = this.#drop();
-    const data = await this.#o.store.readMessage({ address: drop.address, uid: e.uid });
+    const data = await this.#read(drop, msg, e);
     if (this.#state !== 'transaction') return;
     if (data === null) return this.#send(err(`message ${msg} is no longer in the maildrop`));
     const status = ok(lines === null ? `${e.size} octets` : 'top of message follows');

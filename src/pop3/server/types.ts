@@ -10,7 +10,7 @@ import type { TlsSource } from '../../tls/types.ts';
 import type { MailboxLocks } from './locks.ts';
 
 /** The part of the store POP3 uses: an account's INBOX. */
-export type Pop3Store = Pick<MailboxStore, 'getMailbox' | 'listMessages' | 'readMessage' | 'deleteMessage'>;
+export type Pop3Store = Pick<MailboxStore, 'getMailbox' | 'listMessages' | 'readMessage' | 'readMessages' | 'deleteMessage'>;
 
 export interface Pop3Limits {
   /** Longest command line, line end included. RFC 2449 §4 caps commands at 255 octets, but a

@@ -11,6 +11,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { normalizeAddress } from '../address.ts';
+import { headerSection, isPlainHeader } from '../header-search.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import type { CopyResult, FlagOperation, Mailbox, MailboxChange, MailboxChanges, MailboxStatus, MailboxStore, MessageState } from '../types.ts';
 import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, num, toMailbox, type MailboxRow } from './mailbox-rows.ts';
@@ -383,6 +384,8 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
               .insertInto('messages')
               .values({ mailbox_id: target.id, uid: first + i, internal_date: num(r.internal_date), size: num(r.size), flags: r.flags, data: r.data, modseq })
               .execute();
+            const header = headerSection(r.data);
+            await trx.insertInto('message_headers').values({ mailbox_id: target.id, uid: first + i, plain: isPlainHeader(header) ? 1 : 0, header }).execute();
             pairs.push([num(r.uid), first + i]);
           }
           changes.push({ account: target.account_key, mailboxId: target.id, modseq, kind: 'append' });

@@ -33,7 +33,10 @@ import type {
   Route,
   SpecialUse,
   Store,
+  StoredHeader,
+  StoredMessage,
 } from '../types.ts';
+import { headerSection, isPlainHeader, likePattern, matchHeader, prepareHeaderTest } from '../header-search.ts';
 import { createGroupCommitter, type WriteOutcome } from './group-commit.ts';
 import { mailboxOps, normalizeFlags } from './mailbox-ops.ts';
 import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox, type MailboxRow } from './mailbox-rows.ts';
@@ -43,6 +46,13 @@ import type { Database, QueueMessagesTable, QueueRecipientsTable } from './table
 export interface SqlCapabilities {
   /** `SELECT … FOR UPDATE SKIP LOCKED` exists (PostgreSQL); SQLite has one writer and needs none. */
   skipLocked: boolean;
+  /**
+   * `blob LIKE pattern` reads the BLOB's bytes as text and folds ASCII letters (SQLite): a search
+   * by header then lets SQL drop the plain headers that cannot match, and reads only the rest.
+   * PostgreSQL's LIKE is case-sensitive and its bytea would need decoding: the store filters in
+   * code there.
+   */
+  likeOnBlobFoldsAscii?: boolean;
 }
 
 export interface SqlStoreOptions {
@@ -86,6 +96,14 @@ const CHUNK = 200;
 // PostgreSQL's driver returns BIGINT as a string; Number() makes one mapping serve both engines.
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+// Header sections per query when a whole mailbox is searched: a few MiB at a time.
+const HEADER_PAGE = 2000;
+
+/** Distinct, ascending: what `IN (…)` chunks of UIDs are made of. */
+function sortedUids(uids: readonly number[]): number[] {
+  return [...new Set(uids)].sort((a, b) => a - b);
+}
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
@@ -183,6 +201,9 @@ const hot = {
         modseq: bind('modseq'),
       }),
   ),
+  insertHeader: prepareQuery((q, bind: Bind<{ mailbox_id: number; uid: number; plain: number; header: Uint8Array }>) =>
+    q.insertInto('message_headers').values({ mailbox_id: bind('mailbox_id'), uid: bind('uid'), plain: bind('plain'), header: bind('header') }),
+  ),
   insertQueued: prepareQuery(
     (
       q,
@@ -250,6 +271,8 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       data: o.data,
       modseq,
     });
+    const header = headerSection(o.data);
+    await hot.insertHeader.execute(trx, { mailbox_id: mb.id, uid, plain: isPlainHeader(header) ? 1 : 0, header });
     const change: MailboxChange = { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'append' };
     return { ok: true, value: { uid, uidValidity: num(mb.uid_validity), change } };
   }
@@ -287,6 +310,38 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     // go in multi-row inserts, one round trip per fifty on PostgreSQL.
     if (rows.length <= 2) for (const row of rows) await hot.insertRecipient.execute(trx, row);
     else for (const part of chunks(rows, 50)) await trx.insertInto('queue_recipients').values(part).execute();
+  }
+
+  /**
+   * Calls `fn` with the kept header section of each message of the mailbox (or of those among
+   * `uids`), in UID order: a page of HEADER_PAGE rows per query, so a large mailbox is never
+   * held at once.
+   */
+  async function eachHeader(
+    mailboxId: number,
+    uids: readonly number[] | undefined,
+    fn: (uid: number, header: Uint8Array) => void,
+    likeAny: readonly string[] = [],
+  ): Promise<void> {
+    const base = () => {
+      let q = db.selectFrom('message_headers').select(['uid', 'header']).where('mailbox_id', '=', mailboxId);
+      if (likeAny.length > 0) {
+        // Only what may match: headers SQL cannot judge (plain = 0), and plain ones LIKE one pattern.
+        q = q.where((eb) => eb.or([eb('plain', '=', 0), ...likeAny.map((p) => sql<boolean>`${eb.ref('header')} LIKE ${p} ESCAPE '\\'`)]));
+      }
+      return q.orderBy('uid');
+    };
+    if (uids !== undefined) {
+      for (const part of chunks(sortedUids(uids))) for (const r of await base().where('uid', 'in', part).execute()) fn(num(r.uid), r.header);
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const rows = await base().where('uid', '>', after).limit(HEADER_PAGE).execute();
+      for (const r of rows) fn(num(r.uid), r.header);
+      if (rows.length < HEADER_PAGE) return;
+      after = num(rows[rows.length - 1]?.uid);
+    }
   }
 
   function emit(change: MailboxChange): void {
@@ -555,6 +610,54 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         .where('uid', '=', ref.uid)
         .executeTakeFirst();
       return row === undefined ? null : row.data;
+    },
+
+    async readMessages(ref): Promise<StoredMessage[] | null> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return null;
+      const out: StoredMessage[] = [];
+      for (const part of chunks(sortedUids(ref.uids))) {
+        const rows = await db
+          .selectFrom('messages')
+          .select(['uid', 'data'])
+          .where('mailbox_id', '=', mb.id)
+          .where('uid', 'in', part)
+          .orderBy('uid')
+          .execute();
+        for (const r of rows) out.push({ uid: num(r.uid), data: r.data });
+      }
+      return out;
+    },
+
+    async readHeaders(ref): Promise<StoredHeader[] | null> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return null;
+      const out: StoredHeader[] = [];
+      await eachHeader(mb.id, ref.uids, (uid, header) => out.push({ uid, header }));
+      return out;
+    },
+
+    async searchHeaders(ref): Promise<number[][] | null> {
+      live();
+      const mb = await mailboxByRef(db, ref);
+      if (mb === null) return null;
+      const tests = ref.tests.map((t) => prepareHeaderTest(t.field, t.text));
+      const hits: number[][] = tests.map(() => []);
+      if (tests.length === 0) return hits;
+      const patterns = capabilities.likeOnBlobFoldsAscii === true ? tests.map(likePattern) : [];
+      const like = patterns.every((p) => p !== null) ? (patterns as string[]) : [];
+      await eachHeader(
+        mb.id,
+        ref.uids,
+        (uid, header) => {
+          const matched = matchHeader(header, tests);
+          for (let i = 0; i < matched.length; i++) if (matched[i] === true) hits[i]?.push(uid);
+        },
+        like,
+      );
+      return hits;
     },
 
     async countMessages(ref): Promise<number> {

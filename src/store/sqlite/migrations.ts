@@ -4,6 +4,7 @@
  * tables with its own types.
  */
 import { sql } from 'kysely';
+import { backfillMessageHeaders } from '../sql/header-backfill.ts';
 import type { Migration } from '../sql/migrate.ts';
 
 // node:sqlite prepares one statement at a time, so each step is a list of them.
@@ -115,4 +116,28 @@ export const sqliteMigrations: readonly Migration[] = [
     // Mailboxes that exist already are subscribed, as new accounts' default mailboxes are.
     `INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes`,
   ]),
+  {
+    version: 3,
+    name: 'message headers kept apart from the bodies, for SEARCH by header',
+    async up(trx) {
+      // Its own table rather than a column of messages: SQLite reads a column that follows a
+      // large BLOB in the row by walking the BLOB's overflow pages, the very reads this avoids.
+      // Tied to its message by (mailbox_id, uid): deleted with it, renumbered with it (the
+      // renaming of INBOX moves messages to another mailbox under new UIDs).
+      await sql.raw(
+        `CREATE TABLE message_headers (
+           mailbox_id INTEGER NOT NULL,
+           uid INTEGER NOT NULL,
+           plain INTEGER NOT NULL,
+           header BLOB NOT NULL,
+           PRIMARY KEY (mailbox_id, uid),
+           FOREIGN KEY (mailbox_id, uid) REFERENCES messages (mailbox_id, uid) ON DELETE CASCADE ON UPDATE CASCADE
+         )`,
+      ).execute(trx);
+      // The messages stored before this step: their headers are cut out of their bytes here, by
+      // the same code that cuts them at append (no SQL of either engine finds the end of a header
+      // the way splitMessage does: an empty line that is CRLF or a bare LF).
+      await backfillMessageHeaders(trx);
+    },
+  },
 ];

@@ -57,5 +57,5 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     throw err;
   }
   logger.debug({ path: options.path }, 'sqlite store open');
-  return createSqlStore({ db: kysely, engine: 'sqlite', capabilities: { skipLocked: false }, logger, now });
+  return createSqlStore({ db: kysely, engine: 'sqlite', capabilities: { skipLocked: false, likeOnBlobFoldsAscii: true }, logger, now });
 }

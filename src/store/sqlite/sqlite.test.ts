@@ -117,6 +117,41 @@ describe('sqlite store', () => {
     }
   });
 
+  it('migration 3 keeps apart the header of every message stored before it, and searches find them', async () => {
+    const path = freshPath();
+    // A store as Postern left it before migration 3: messages with no header rows.
+    const old = await openSqliteStore({ path, migrations: sqliteMigrations.slice(0, 2) });
+    await old.createAccount({ address: 'old@example.test', now: 1 });
+    await old.close();
+    const raw = new DatabaseSync(path);
+    try {
+      const inbox = raw.prepare("SELECT id FROM mailboxes WHERE name = 'INBOX'").get() as { id: number };
+      const insert = raw.prepare("INSERT INTO messages (mailbox_id, uid, internal_date, size, flags, data) VALUES (?, ?, 1, ?, '', ?)");
+      // More than one batch of the migration's loop.
+      for (let uid = 1; uid <= 450; uid++) {
+        const data = enc(uid % 2 === 0 ? `From: even${uid}@x.test\r\n\r\nbody ${uid}\r\n` : `Subject: odd ${uid}\n\nbody\n`);
+        insert.run(inbox.id, uid, data.byteLength, data);
+      }
+      raw.prepare('UPDATE mailboxes SET uid_next = 451 WHERE id = ?').run(inbox.id);
+    } finally {
+      raw.close();
+    }
+    const s = await openSqliteStore({ path });
+    try {
+      const headers = (await s.readHeaders({ address: 'old@example.test' })) ?? [];
+      assert.equal(headers.length, 450);
+      assert.equal(new TextDecoder().decode(headers[1]?.header), 'From: even2@x.test\r\n');
+      assert.equal(new TextDecoder().decode(headers[448]?.header), 'Subject: odd 449\n');
+      const hits = await s.searchHeaders({ address: 'old@example.test', tests: [{ field: 'from', text: 'EVEN4' }] });
+      const evenFours = Array.from({ length: 450 }, (_, i) => i + 1).filter((u) => u % 2 === 0 && String(u).startsWith('4'));
+      assert.deepEqual(hits, [evenFours]);
+      assert.equal((await s.append({ address: 'old@example.test', data: enc('From: new@x.test\r\n\r\n'), internalDate: 2 })).uid, 451);
+      assert.deepEqual(await s.searchHeaders({ address: 'old@example.test', tests: [{ field: 'from', text: 'new@' }] }), [[451]]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('rolls a failed migration back entirely', async () => {
     const path = freshPath();
     const broken: Migration = {
