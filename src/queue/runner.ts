@@ -370,7 +370,6 @@ export class QueueRunner {
     }
     if (ignored === results.length) return;
     if (delayed.length > 0) await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
-    await this.#o.store.deleteIfFinal(message.id);
   }
 
   /**
@@ -390,7 +389,8 @@ export class QueueRunner {
     const batch = this.#pendingResults;
     this.#pendingResults = [];
     try {
-      const recorded = await this.#o.store.recordResults(this.#o.owner, batch.flatMap((b) => b.results));
+      // A message whose last recipient is now final leaves the queue in the same commit.
+      const recorded = await this.#o.store.recordResults(this.#o.owner, batch.flatMap((b) => b.results), { deleteFinished: true });
       const ignored = new Set(recorded.ignored);
       for (const b of batch) b.resolve(b.results.filter((r) => ignored.has(r.recipientId)).length);
     } catch (err) {

@@ -769,6 +769,39 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.readQueuedData('m'), null);
       });
 
+      test('with deleteFinished, removes in the same commit each message whose last recipient became final', async (s) => {
+        await s.enqueue(msg('done', T0, [rcpt('a@x.test')]));
+        await s.enqueue(msg('open', T0 + 1, [rcpt('b@x.test'), rcpt('c@x.test')]));
+        await s.enqueue(msg('held', T0 + 2, [rcpt('d@x.test'), rcpt('e@x.test')]));
+        const claimed = await s.claimDue({ now: T0 + 10, limit: 10, owner: 'o', leaseMs: 1000 });
+        const id = (address: string) => claimed.flatMap((m) => m.recipients).find((r) => r.address === address)?.id ?? -1;
+        await s.hold('held');
+        const out = await s.recordResults(
+          'o',
+          [
+            { recipientId: id('a@x.test'), outcome: 'delivered', reply: '250', at: T0 + 11 },
+            { recipientId: id('b@x.test'), outcome: 'failed', reply: '550', at: T0 + 11 },
+            { recipientId: id('c@x.test'), outcome: 'queued', reply: '451', at: T0 + 11, nextAttemptAt: T0 + 60_000 },
+            { recipientId: id('d@x.test'), outcome: 'delivered', reply: '250', at: T0 + 11 },
+          ],
+          { deleteFinished: true },
+        );
+        assert.deepEqual(out, { applied: 4, ignored: [], deleted: ['done'] }, 'open has a queued recipient, held a held one');
+        assert.deepEqual((await s.listQueue()).map((m) => m.id).sort(), ['held', 'open']);
+        assert.equal(await s.readQueuedData('done'), null);
+        // Results of another owner delete nothing, and without the option nothing is deleted.
+        const last = await s.claimDue({ now: T0 + 60_000, limit: 10, owner: 'p', leaseMs: 1000 });
+        assert.deepEqual(last.map((m) => m.id), ['open']);
+        assert.deepEqual(await s.recordResults('o', [{ recipientId: id('c@x.test'), outcome: 'delivered', reply: '250', at: T0 + 60_001 }], { deleteFinished: true }), {
+          applied: 0,
+          ignored: [id('c@x.test')],
+          deleted: [],
+        });
+        await s.recordResults('p', [{ recipientId: id('c@x.test'), outcome: 'delivered', reply: '250', at: T0 + 60_002 }]);
+        assert.deepEqual((await s.listQueue()).map((m) => m.id).sort(), ['held', 'open']);
+        assert.deepEqual(await s.recordResults('p', [], { deleteFinished: true }), { applied: 0, ignored: [], deleted: [] });
+      });
+
       test('marks the delay notice sent for the given recipients', async (s) => {
         await s.enqueue(msg('m', T0, [rcpt('a@x.test'), rcpt('b@x.test')]));
         const ids = (await s.getQueued('m'))?.recipients.map((r) => r.id) ?? [];

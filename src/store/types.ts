@@ -327,6 +327,8 @@ export interface RecordResultsOutcome {
   applied: number;
   /** Results for recipients this owner no longer leases (taken over or deleted). */
   ignored: number[];
+  /** With `deleteFinished`: the messages that left the queue in the same commit. */
+  deleted?: string[];
 }
 
 export interface DomainCount {
@@ -354,7 +356,12 @@ export interface QueueStore {
    */
   claimDue(options: ClaimOptions): Promise<QueuedMessage[]>;
   /** Applies results of recipients `owner` still leases and clears their lease. */
-  recordResults(owner: string, results: readonly DeliveryResult[]): Promise<RecordResultsOutcome>;
+  /**
+   * With `deleteFinished`, a message whose every recipient is now delivered or failed leaves the
+   * queue in the same transaction (the queue runner: one commit per batch of results, and no
+   * finished message left behind by a node that dies between two steps).
+   */
+  recordResults(owner: string, results: readonly DeliveryResult[], options?: { deleteFinished?: boolean }): Promise<RecordResultsOutcome>;
   /**
    * When the earliest queued recipient becomes claimable (its next attempt, or the end of its
    * lease if that is later); null when nothing is queued.

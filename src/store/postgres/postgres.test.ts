@@ -171,6 +171,24 @@ if (url === undefined || url === '') {
       assert.deepEqual(rows.rows, postgresMigrations.map((m) => ({ version: m.version, applied_at: '42' })));
     });
 
+    it('creates accounts on three nodes at once on an empty database: none fails, UIDVALIDITY never handed out twice', async () => {
+      const schema = freshSchema();
+      const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url: testUrl, schema, now: () => T0, maxConnections: 4 })));
+      try {
+        // All three count from the same clock second: only the counter keeps them apart.
+        const created = await Promise.allSettled(
+          Array.from({ length: 30 }, (_, i) => (stores[i % 3] as (typeof stores)[number]).createAccount({ address: `u${i}@x.test`, now: T0 })),
+        );
+        assert.deepEqual(created.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+        const validities: number[] = [];
+        for (let i = 0; i < 30; i++) for (const m of (await (stores[0] as (typeof stores)[number]).listMailboxes(`u${i}@x.test`)) ?? []) validities.push(m.uidValidity);
+        assert.equal(validities.length, 30 * 6);
+        assert.equal(new Set(validities).size, validities.length, 'each mailbox of every account has its own UIDVALIDITY');
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
     it('keeps bodies byte for byte (every octet value) and hands them back as Uint8Array', async () => {
       await both(freshSchema(), async (a, b) => {
         const data = Uint8Array.from({ length: 512 }, (_, i) => i % 256);

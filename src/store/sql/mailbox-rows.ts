@@ -2,7 +2,7 @@
  * Reading and locking mailbox rows, shared by the store's queries (`sql-store.ts`) and the IMAP
  * operations (`mailbox-ops.ts`).
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { normalizeAddress } from '../address.ts';
 import type { Mailbox, MailboxRef, SpecialUse } from '../types.ts';
 import { prepareQuery, type Bind } from './prepared.ts';
@@ -21,12 +21,20 @@ export function mailboxName(name: string | undefined): string {
 // deleted and recreated account, and should not repeat if the database is rebuilt: a counter
 // that never goes back and starts from the clock in seconds.
 export async function nextUidValidity(trx: Transaction<Database>, at: number): Promise<number> {
-  const row = await trx.selectFrom('counters').select('value').where('name', '=', 'uid_validity').executeTakeFirst();
   const fromClock = Math.max(1, Math.floor(at / 1000));
-  const value = row === undefined ? fromClock : Math.max(num(row.value) + 1, fromClock);
-  if (row === undefined) await trx.insertInto('counters').values({ name: 'uid_validity', value }).execute();
-  else await trx.updateTable('counters').set({ value }).where('name', '=', 'uid_validity').execute();
-  return value;
+  // One statement, so two nodes creating mailboxes at once cannot both read the same value (or
+  // both find no row and both insert one): the row lock of the upsert orders them.
+  const row = await trx
+    .insertInto('counters')
+    .values({ name: 'uid_validity', value: fromClock })
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({
+        value: sql<number>`CASE WHEN counters.value + 1 > excluded.value THEN counters.value + 1 ELSE excluded.value END`,
+      }),
+    )
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  return num(row.value);
 }
 
 export interface MailboxRow {

@@ -140,4 +140,9 @@ export const sqliteMigrations: readonly Migration[] = [
       await backfillMessageHeaders(trx);
     },
   },
+  statements(4, 'queue: an index of leases, for the next due time and lease release', [
+    // nextAttemptAt's second walk (the first lease end later than its next attempt) and
+    // releaseLeases read only leased rows, a handful among a queue of millions.
+    `CREATE INDEX queue_recipients_lease ON queue_recipients (state, lease_until) WHERE lease_until IS NOT NULL`,
+  ]),
 ];

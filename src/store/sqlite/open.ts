@@ -42,6 +42,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   let kysely: Kysely<Database> | null = null;
   try {
     raw.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    // Only a new file takes it (an existing one keeps the page size it was made with). A 100 KiB
+    // body spans 7 pages instead of 26: bench/smtp-accept.sh at 100 KiB took 10% less CPU per
+    // message and ran 10% faster, with 1 KiB mail unchanged.
+    raw.exec('PRAGMA page_size = 16384');
     const mode = raw.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined;
     if (!memory && mode?.journal_mode !== 'wal') {
       throw new Error(`could not put ${options.path} in WAL mode (journal_mode is ${String(mode?.journal_mode)})`);

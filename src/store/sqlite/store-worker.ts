@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '../../core/logger.ts';
 import type { Store } from '../types.ts';
 import { openSqliteStore } from './open.ts';
-import { cloneableLogFields, toWire, type FromWorker, type ToWorker, type WorkerOpenOptions } from './worker-protocol.ts';
+import { cloneableLogFields, toWire, type Call, type FromWorker, type ToWorker, type WorkerOpenOptions } from './worker-protocol.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('store-worker.ts runs only as a worker thread (threaded-store.ts starts it)');
@@ -62,15 +62,19 @@ port.on('message', (m: ToWorker) => {
     );
     return;
   }
-  const method = store[m.method] as (...args: unknown[]) => Promise<unknown>;
+  for (const c of m.calls) start(c);
+});
+
+function start(c: Call): void {
+  const method = store[c.method] as (...args: unknown[]) => Promise<unknown>;
   let pending: Promise<unknown>;
   try {
-    pending = method.apply(store, m.args);
+    pending = method.apply(store, c.args);
   } catch (err) {
     pending = Promise.reject(err);
   }
   pending.then(
-    (value) => post({ kind: 'result', id: m.id, ok: true, value, stats: store.writeStats() }),
-    (err: unknown) => post({ kind: 'result', id: m.id, ok: false, error: toWire(err), stats: store.writeStats() }),
+    (value) => post({ kind: 'result', id: c.id, ok: true, value, stats: store.writeStats() }),
+    (err: unknown) => post({ kind: 'result', id: c.id, ok: false, error: toWire(err), stats: store.writeStats() }),
   );
-});
+}

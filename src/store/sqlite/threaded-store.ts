@@ -1,6 +1,7 @@
 /**
  * The SQLite store run on a worker thread (`store-worker.ts`), seen from the calling thread as an
- * ordinary `Store`: each call is one message there and one back. The server opens its store this
+ * ordinary `Store`: the calls of one event-loop turn go there in one message (so they share a group
+ * commit, as on the calling thread), and each result comes back in one. The server opens its store this
  * way so that SQLite's synchronous work (statements, commits and their fsyncs, checkpoints, waits
  * for the CLI's write lock) no longer stops the sessions it serves; durability is the store's
  * own, unchanged: a call resolves only after the worker's commit returned.
@@ -12,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import type { MailboxChange, Store, WriteStats } from '../types.ts';
-import { callableMethods, fromWire, type CallableMethod, type FromWorker, type ToWorker, type WorkerOpenOptions } from './worker-protocol.ts';
+import { callableMethods, fromWire, type Call, type CallableMethod, type FromWorker, type ToWorker, type WorkerOpenOptions } from './worker-protocol.ts';
 
 export interface ThreadedSqliteOptions {
   /** A file path (a worker's `:memory:` database would be private to it, which works, but is pointless). */
@@ -115,23 +116,51 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
   }
   worker.unref();
 
-  function send(message: ToWorker, p: Pending): void {
+  function track(id: number, p: Pending): void {
     if (pending.size === 0) worker.ref();
-    pending.set(message.id, p);
+    pending.set(id, p);
+  }
+
+  function settleUnsent(id: number, err: unknown): void {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    p?.reject(err);
+  }
+
+  function post(message: ToWorker, ids: readonly number[]): void {
     try {
       worker.postMessage(message);
-    } catch (err) {
-      // An argument structured clone cannot carry: a caller's mistake, not the store's.
-      pending.delete(message.id);
-      if (pending.size === 0) worker.unref();
-      p.reject(err);
+    } catch {
+      // An argument structured clone cannot carry (a caller's mistake, not the store's) spoils
+      // the whole batch's message: send each call alone, so only the bad one fails.
+      if (message.kind !== 'calls' || message.calls.length === 1) {
+        const err = new StoreError(StoreErrorCode.Invalid, `a store call's arguments cannot be passed to the store's thread (${message.kind === 'calls' ? message.calls[0]?.method : 'close'})`);
+        for (const id of ids) settleUnsent(id, err);
+        return;
+      }
+      for (const c of message.calls) post({ kind: 'calls', calls: [c] }, [c.id]);
     }
+  }
+
+  // Calls made in one turn of this thread's event loop go to the worker together (see ToWorker).
+  let outbox: Call[] = [];
+  function flush(): void {
+    if (outbox.length === 0) return; // close() sent them already
+    const calls = outbox;
+    outbox = [];
+    post({ kind: 'calls', calls }, calls.map((c) => c.id));
   }
 
   function call(method: CallableMethod, args: unknown[]): Promise<unknown> {
     if (failure !== null) return Promise.reject(failure);
     if (closing !== null) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
-    return new Promise((resolve, reject) => send({ kind: 'call', id: nextId++, method, args }, { resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      track(id, { resolve, reject });
+      if (outbox.length === 0) setImmediate(flush);
+      outbox.push({ id, method, args });
+    });
   }
 
   const methods = Object.fromEntries(callableMethods.map((name) => [name, (...args: unknown[]) => call(name, args)])) as unknown as Pick<Store, CallableMethod>;
@@ -152,8 +181,14 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
         closing = worker.terminate().then(() => undefined);
         return closing;
       }
-      // Calls already sent are answered before the worker's store closes: it waits for them.
-      closing = new Promise<void>((resolve, reject) => send({ kind: 'close', id: nextId++ }, { resolve: () => resolve(), reject })).then(async () => {
+      // Calls already made are answered before the worker's store closes: they go first, and
+      // the store waits for them.
+      if (outbox.length > 0) flush();
+      closing = new Promise<void>((resolve, reject) => {
+        const id = nextId++;
+        track(id, { resolve: () => resolve(), reject });
+        post({ kind: 'close', id }, [id]);
+      }).then(async () => {
         await worker.terminate();
       });
       return closing;

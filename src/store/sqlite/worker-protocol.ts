@@ -75,7 +75,18 @@ export interface WorkerOpenOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export type ToWorker = { kind: 'call'; id: number; method: CallableMethod; args: unknown[] } | { kind: 'close'; id: number };
+export interface Call {
+  id: number;
+  method: CallableMethod;
+  args: unknown[];
+}
+
+/**
+ * Calls go in batches: every call made during one turn of the caller's event loop, in one message,
+ * started by the worker in one turn of its own, so they share one group commit as they would on
+ * the caller's thread.
+ */
+export type ToWorker = { kind: 'calls'; calls: Call[] } | { kind: 'close'; id: number };
 
 export interface WireError {
   name: string;
