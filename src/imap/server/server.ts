@@ -14,6 +14,8 @@ import { formatHostPort, type HostPort } from '../../core/host-port.ts';
 import { silentLogger } from '../../core/logger.ts';
 import type { TlsMaterial, TlsSource } from '../../tls/types.ts';
 import type { Chunk } from '../proto/format.ts';
+import { createIdlePoller } from './idle-poll.ts';
+import { withSharedReads } from './shared-reads.ts';
 import { ImapSession, type SessionIo } from './session.ts';
 import { StructureCache } from './structure-cache.ts';
 import { resolveImapLimits, type ImapServer, type ImapServerOptions } from './types.ts';
@@ -42,6 +44,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   const structures = limits.structureCacheBytes > 0 ? new StructureCache(limits.structureCacheBytes) : null;
   const logger = (options.logger ?? silentLogger).child({ component: 'imap' });
   const secureContext = contextCache(options.tls);
+  const idlePoller = createIdlePoller(options.store, limits.pollIntervalMs, logger);
+  const store = withSharedReads(options.store);
   const sessions = new Set<{ session: ImapSession; destroy(): void }>();
   const perIp = new Map<string, number>();
   const servers: Server[] = [];
@@ -165,7 +169,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
       {
         id: cid,
         hostname: options.hostname,
-        store: options.store,
+        store,
         authenticator: options.authenticator,
         remoteAddress: remote,
         secure,
@@ -174,6 +178,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
         limits,
         logger: log,
         now: options.now ?? Date.now,
+        idlePoller,
         structures,
       },
       io,
@@ -223,6 +228,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     async close() {
       if (closing) return;
       closing = true;
+      idlePoller.close();
       const stopped = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const s of sessions) s.session.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;

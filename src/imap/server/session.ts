@@ -20,6 +20,7 @@ import { listPatternRegExp, matchesListPattern, parentNames } from '../proto/lis
 import { CommandReader } from '../proto/reader.ts';
 import { matches, searchNeeds, type SearchContext, type SearchMessage } from '../proto/search.ts';
 import { formatSequenceSet } from '../proto/sequence.ts';
+import type { IdlePoller, IdleWatch } from './idle-poll.ts';
 import { SelectedMailbox, type SelectedMessage } from './selected.ts';
 import { StructureCache } from './structure-cache.ts';
 import type { ImapLimits } from './types.ts';
@@ -48,6 +49,8 @@ export interface ImapSessionOptions {
   allowInsecureAuth: boolean;
   limits: ImapLimits;
   logger: Logger;
+  /** Shared poll for changes by other processes during IDLE; absent: a timer per session. */
+  idlePoller?: IdlePoller;
   now: () => number;
   /** ENVELOPE and BODYSTRUCTURE shared across the server's sessions; absent: computed each time. */
   structures?: StructureCache | null;
@@ -89,7 +92,7 @@ export class ImapSession {
   /** Serialises command handling with IDLE's asynchronous updates. */
   #lock: Promise<void> = Promise.resolve();
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
-  #idle: { tag: string; poll: ReturnType<typeof setInterval> } | null = null;
+  #idle: { tag: string; poll: ReturnType<typeof setInterval> | null; watch: IdleWatch | null } | null = null;
   #auth: { tag: string } | null = null;
   #unwatch: (() => void) | null = null;
   #window = { start: 0, count: 0 };
@@ -270,7 +273,7 @@ export class ImapSession {
   #finish(): void {
     this.#state = 'logout';
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-    if (this.#idle !== null) clearInterval(this.#idle.poll);
+    if (this.#idle !== null) this.#stopIdlePoll(this.#idle);
     this.#idle = null;
     this.#unwatch?.();
     this.#unwatch = null;
@@ -676,13 +679,22 @@ export class ImapSession {
 
   async #startIdle(tag: string): Promise<void> {
     this.#send('+ idling\r\n');
-    const poll = setInterval(() => {
+    const wake = (): void => {
       void this.#exclusive(async () => {
         if (this.#idle !== null) await this.#sync(null);
       });
-    }, this.#o.limits.pollIntervalMs);
-    poll.unref();
-    this.#idle = { tag, poll };
+    };
+    const poller = this.#o.idlePoller;
+    const sel = this.#selected;
+    if (poller !== undefined && sel !== null) {
+      const watch: IdleWatch = { address: this.#address, mailbox: () => sel.name, modseq: () => sel.modseq, wake };
+      poller.add(watch);
+      this.#idle = { tag, poll: null, watch };
+    } else {
+      const poll = setInterval(wake, this.#o.limits.pollIntervalMs);
+      poll.unref();
+      this.#idle = { tag, poll, watch: null };
+    }
     // Changes since the last command are reported at once.
     await this.#sync(null);
   }
@@ -690,13 +702,18 @@ export class ImapSession {
   async #idleInput(bytes: Buffer): Promise<void> {
     const idle = this.#idle;
     if (idle === null) return;
-    clearInterval(idle.poll);
+    this.#stopIdlePoll(idle);
     this.#idle = null;
     if (bytes.toString('latin1').trim().toUpperCase() !== 'DONE') {
       this.#bad(idle.tag, 'Expected DONE');
       return;
     }
     await this.#finishCommand(idle.tag, 'IDLE', 'IDLE terminated');
+  }
+
+  #stopIdlePoll(idle: { poll: ReturnType<typeof setInterval> | null; watch: IdleWatch | null }): void {
+    if (idle.poll !== null) clearInterval(idle.poll);
+    if (idle.watch !== null) this.#o.idlePoller?.delete(idle.watch);
   }
 
   // --- selected
