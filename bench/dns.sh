@@ -58,18 +58,9 @@ if (( ! PROFILE )); then
 fi
 
 # ---------------------------------------------------------------- Postern
-PN_DIR="$BENCH_TMP/postern" PN_PID=""
-stop_postern() {
-  local i
-  [[ -n "$PN_PID" ]] || return 0
-  if alive "$PN_PID"; then
-    kill -INT "$PN_PID" 2>/dev/null || true
-    for ((i = 0; i < 300; i++)); do alive "$PN_PID" || break; sleep 0.1; done
-    alive "$PN_PID" && kill -KILL "$PN_PID" 2>/dev/null || true
-  fi
-  wait "$PN_PID" 2>/dev/null || true
-  PN_PID=""
-}
+PN_DIR="$BENCH_TMP/postern"
+# shellcheck source=lib/postern-node.sh
+. "$BENCH_HOME/lib/postern-node.sh"   # stop_postern, PN_PID
 add_cleanup stop_postern
 
 PORT=$(free_port 15400)

@@ -120,18 +120,9 @@ if [[ -n "$PEER_LIST" ]]; then
 fi
 
 # ---------------------------------------------------------------- Postern
-PN_DIR="$BENCH_TMP/postern" PN_PID=""
-stop_postern() {  # SIGINT: a clean stop, and the one that makes node write its --cpu-prof profile
-  local i
-  [[ -n "$PN_PID" ]] || return 0
-  if alive "$PN_PID"; then
-    kill -INT "$PN_PID" 2>/dev/null || true
-    for ((i = 0; i < 600; i++)); do alive "$PN_PID" || break; sleep 0.1; done
-    alive "$PN_PID" && { log "postern ignored SIGINT for 60s; killing it"; kill -KILL "$PN_PID" 2>/dev/null || true; }
-  fi
-  wait "$PN_PID" 2>/dev/null || true
-  PN_PID=""
-}
+PN_DIR="$BENCH_TMP/postern"
+# shellcheck source=lib/postern-node.sh
+. "$BENCH_HOME/lib/postern-node.sh"   # stop_postern, PN_PID
 add_cleanup stop_postern
 
 PN_IMAPS=$(free_port 12993); PN_POP3S=$(free_port 12995)
