@@ -80,7 +80,12 @@ export class QueueRunner {
   #kicked = false;
   readonly #tasks = new Set<Promise<void>>();
   /** Results waiting for the end of this event-loop turn, to be recorded in one transaction. */
-  #pendingResults: Array<{ results: DeliveryResult[]; resolve: (ignored: number) => void; reject: (err: unknown) => void }> = [];
+  #pendingResults: Array<{
+    messageId: string;
+    results: DeliveryResult[];
+    resolve: (recorded: { ignored: number; deleted: boolean }) => void;
+    reject: (err: unknown) => void;
+  }> = [];
   // Token bucket for backup drains: `drainRate` per second, no burst, so a primary that comes back
   // sees an even stream rather than a second's worth at once.
   #tokens: number;
@@ -364,23 +369,30 @@ export class QueueRunner {
     if (failed.length > 0) await this.#notify(message, data, failed, 'failure');
     if (delayed.length > 0) await this.#notify(message, data, delayed.map((d) => d.dsn), 'delay');
     if (succeeded.length > 0) await this.#notify(message, data, succeeded, 'success');
-    const ignored = await this.#recordResults(results);
+    const recorded = await this.#recordResults(message.id, results);
     for (const o of outcomes) {
       this.#log.info({ event: `queue.${o.outcome}`, id: message.id, recipient: byId.get(o.recipientId)?.address, reply: o.reply }, `recipient ${o.outcome}`);
     }
-    if (ignored === results.length) return;
+    if (results.length > 0 && recorded.ignored === results.length) return;
     if (delayed.length > 0) await this.#o.store.markDelayNoticeSent(delayed.map((d) => d.r.id));
+    // The transaction that records a message's last result deletes it, but a message whose
+    // recipients were claimed apart (two routes, two due times, two nodes) can have its last two
+    // results committed at once, each transaction blind to the other's update (PostgreSQL's READ
+    // COMMITTED): neither deletes it. Asked again after our own commit, the later of the two sees
+    // both. Only when nothing of ours stays queued and our commit did not delete it already.
+    if (!recorded.deleted && !results.some((r) => r.outcome === 'queued')) await this.#o.store.deleteIfFinal(message.id);
   }
 
   /**
    * Records results through one `recordResults` call per event-loop turn: messages whose
    * deliveries end together share one transaction (one commit and fsync) instead of one each.
-   * Resolves with how many of these results were ignored (their lease taken over).
+   * Resolves with how many of these results were ignored (their lease taken over), and whether
+   * that transaction deleted the message (its last recipient became final).
    */
-  #recordResults(results: DeliveryResult[]): Promise<number> {
-    if (results.length === 0) return Promise.resolve(0);
-    return new Promise<number>((resolve, reject) => {
-      this.#pendingResults.push({ results, resolve, reject });
+  #recordResults(messageId: string, results: DeliveryResult[]): Promise<{ ignored: number; deleted: boolean }> {
+    if (results.length === 0) return Promise.resolve({ ignored: 0, deleted: false });
+    return new Promise((resolve, reject) => {
+      this.#pendingResults.push({ messageId, results, resolve, reject });
       if (this.#pendingResults.length === 1) setImmediate(() => void this.#flushResults());
     });
   }
@@ -392,7 +404,8 @@ export class QueueRunner {
       // A message whose last recipient is now final leaves the queue in the same commit.
       const recorded = await this.#o.store.recordResults(this.#o.owner, batch.flatMap((b) => b.results), { deleteFinished: true });
       const ignored = new Set(recorded.ignored);
-      for (const b of batch) b.resolve(b.results.filter((r) => ignored.has(r.recipientId)).length);
+      const deleted = new Set(recorded.deleted ?? []);
+      for (const b of batch) b.resolve({ ignored: b.results.filter((r) => ignored.has(r.recipientId)).length, deleted: deleted.has(b.messageId) });
     } catch (err) {
       for (const b of batch) b.reject(err);
     }

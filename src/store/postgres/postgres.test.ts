@@ -171,6 +171,40 @@ if (url === undefined || url === '') {
       assert.deepEqual(rows.rows, postgresMigrations.map((m) => ({ version: m.version, applied_at: '42' })));
     });
 
+    it("leaves no finished message behind when two nodes record a message's last results at once", async () => {
+      // Each transaction that records results deletes the messages it finished, but two committed
+      // at once cannot see each other's update: neither deletes. The queue runner then asks
+      // deleteIfFinal after its commit when its transaction did not delete the message; the later
+      // committer sees both. This is that protocol, raced on purpose.
+      await both(freshSchema(), async (a, b) => {
+        const n = 30;
+        let deletedInTransaction = 0;
+        for (let i = 0; i < n; i++) {
+          const id = `race${i}`;
+          await a.enqueue({
+            id,
+            receivedAt: T0,
+            sender: 's@x.test',
+            data: new TextEncoder().encode('Subject: race\r\n\r\nbody\r\n'),
+            source: 'mx',
+            recipients: [
+              { address: 'r1@y.test', domain: 'y.test', route: 'remote' },
+              { address: 'r2@z.test', domain: 'z.test', route: 'backup' },
+            ],
+          });
+          const [ca] = await a.claimDue({ now: T0 + 1, limit: 1, owner: 'A', leaseMs: 60_000, routes: ['remote'] });
+          const [cb] = await b.claimDue({ now: T0 + 1, limit: 1, owner: 'B', leaseMs: 60_000, routes: ['backup'] });
+          const settle = async (s: typeof a, owner: string, recipientId: number): Promise<void> => {
+            const r = await s.recordResults(owner, [{ recipientId, outcome: 'delivered', reply: '250', at: T0 + 2 }], { deleteFinished: true });
+            if (r.deleted?.includes(id) === true) deletedInTransaction += 1;
+            else await s.deleteIfFinal(id);
+          };
+          await Promise.all([settle(a, 'A', ca?.recipients[0]?.id ?? -1), settle(b, 'B', cb?.recipients[0]?.id ?? -1)]);
+        }
+        assert.deepEqual((await a.listQueue()).map((m) => m.id), [], `${deletedInTransaction} of ${n} deleted in the recording transaction`);
+      });
+    });
+
     it('creates accounts on three nodes at once on an empty database: none fails, UIDVALIDITY never handed out twice', async () => {
       const schema = freshSchema();
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url: testUrl, schema, now: () => T0, maxConnections: 4 })));

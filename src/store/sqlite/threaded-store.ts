@@ -104,7 +104,9 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
     fail(new StoreError(StoreErrorCode.Closed, `the store's worker thread failed: ${err.message}`, { cause: err }));
   });
   worker.on('exit', (code) => {
-    if (closing === null) fail(new StoreError(StoreErrorCode.Closed, `the store's worker thread stopped (exit code ${code})`));
+    // Also while closing: a worker that dies before answering the close must not leave close()
+    // (or any call still in flight) waiting for ever. After a clean close nothing is pending.
+    fail(new StoreError(StoreErrorCode.Closed, `the store's worker thread stopped (exit code ${code})`));
   });
 
   let engine: string;
@@ -153,8 +155,8 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
   }
 
   function call(method: CallableMethod, args: unknown[]): Promise<unknown> {
-    if (failure !== null) return Promise.reject(failure);
     if (closing !== null) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
+    if (failure !== null) return Promise.reject(failure);
     return new Promise((resolve, reject) => {
       const id = nextId++;
       track(id, { resolve, reject });
@@ -188,7 +190,8 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
         const id = nextId++;
         track(id, { resolve: () => resolve(), reject });
         post({ kind: 'close', id }, [id]);
-      }).then(async () => {
+      }).finally(async () => {
+        // Also when the worker's close failed: its thread and database handle go either way.
         await worker.terminate();
       });
       return closing;
