@@ -66,14 +66,23 @@ describe('shared reads for sessions woken together', () => {
       await store.createAccount({ address: 'a@x.test' });
       for (let i = 0; i < 3; i++) await store.append({ address: 'a@x.test', data: new TextEncoder().encode(`m${i}`), internalDate: i });
       let changeQueries = 0;
+      let hold: Promise<void> | null = null;
       const counting = new Proxy(store, {
         get(t, p, r) {
-          if (p === 'mailboxChanges') return (ref: Parameters<typeof store.mailboxChanges>[0]) => (changeQueries++, t.mailboxChanges(ref));
+          if (p === 'mailboxChanges') {
+            return async (ref: Parameters<typeof store.mailboxChanges>[0]) => {
+              changeQueries++;
+              const gate = hold;
+              const answer = await t.mailboxChanges(ref);
+              if (gate !== null) await gate;
+              return answer;
+            };
+          }
           const v: unknown = Reflect.get(t, p, r);
           return typeof v === 'function' ? v.bind(t) : v;
         },
       });
-      const shared = withSharedReads(counting);
+      const { store: shared, stop } = withSharedReads(counting);
       const answers = await Promise.all(Array.from({ length: 10 }, () => shared.mailboxChanges({ address: 'a@x.test', since: 0 })));
       assert.equal(changeQueries, 1);
       assert.ok(answers.every((a) => a === answers[0]));
@@ -82,6 +91,21 @@ describe('shared reads for sessions woken together', () => {
       assert.ok(marks.every((m) => m !== null));
       // Other calls reach the store unchanged.
       assert.equal(await shared.countMessages({ address: 'a@x.test' }), 3);
+      // A caller that saw a newer change (its own APPEND) does not join a request read before it:
+      // the first read is held in flight (answered with what it read) until the second is made.
+      changeQueries = 0;
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      hold = held;
+      const before = shared.mailboxChanges({ address: 'a@x.test', since: 0 });
+      await store.append({ address: 'A@x.test', data: new TextEncoder().encode('m3'), internalDate: 3 });
+      hold = null;
+      const after = shared.mailboxChanges({ address: 'a@x.test', since: 0 });
+      release();
+      assert.equal((await before)?.changed.length, 3, 'read before the append');
+      assert.equal((await after)?.changed.length, 4, 'the later caller reads again and sees the fourth message');
+      assert.equal(changeQueries, 2);
+      stop();
     } finally {
       await store.close();
     }

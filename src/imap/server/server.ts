@@ -45,7 +45,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   const logger = (options.logger ?? silentLogger).child({ component: 'imap' });
   const secureContext = contextCache(options.tls);
   const idlePoller = createIdlePoller(options.store, limits.pollIntervalMs, logger);
-  const store = withSharedReads(options.store);
+  const { store, stop: stopSharedReads } = withSharedReads(options.store);
   const sessions = new Set<{ session: ImapSession; destroy(): void }>();
   const perIp = new Map<string, number>();
   const servers: Server[] = [];
@@ -229,6 +229,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
       if (closing) return;
       closing = true;
       idlePoller.close();
+      stopSharedReads();
       const stopped = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const s of sessions) s.session.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
