@@ -217,11 +217,11 @@ export class QueueRunner {
       until = Math.min(until, Math.max(this.#ownNextAt, now));
       if (this.#ownNextAt <= now) this.#ownNextAt = null;
     }
-    // The store's answer costs a pass over every queued recipient (bench/queue-scale.sh: about
-    // 270 ms at 1,000,000 queued, on the event loop), and it only sharpens the wait below the
-    // poll interval, since every poll claims whatever is due. So it is not asked while every slot
-    // is busy (a finished delivery wakes us), and otherwise at most every STORE_NEXT_MS: for work
-    // due soon that this runner did not schedule (a lease running out, another process's retry).
+    // The store's answer only sharpens the wait below the poll interval, since every poll claims
+    // whatever is due. So it is not asked while every slot is busy (a finished delivery wakes us),
+    // and otherwise at most every STORE_NEXT_MS: for work due soon that this runner did not
+    // schedule (a lease running out, another process's retry). The query is two index walks now
+    // (under a millisecond at 1,000,000 queued); the limit saves a store round trip per sleep.
     if (this.#normalInFlight < this.#concurrency && now >= this.#storeNextCheckAt) {
       this.#storeNextCheckAt = now + STORE_NEXT_MS;
       try {

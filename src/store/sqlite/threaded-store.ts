@@ -1,10 +1,10 @@
 /**
  * The SQLite store run on a worker thread (`store-worker.ts`), seen from the calling thread as an
- * ordinary `Store`: the calls of one event-loop turn go there in one message (so they share a group
- * commit, as on the calling thread), and each result comes back in one. The server opens its store this
- * way so that SQLite's synchronous work (statements, commits and their fsyncs, checkpoints, waits
- * for the CLI's write lock) no longer stops the sessions it serves; durability is the store's
- * own, unchanged: a call resolves only after the worker's commit returned.
+ * ordinary `Store`: the calls of one event-loop turn go there in one message (so they share a
+ * group commit, as on the calling thread), and each result comes back in one. The server opens its
+ * store this way so that SQLite's synchronous work (statements, commits and their fsyncs,
+ * checkpoints, waits for the CLI's write lock) no longer stops the sessions it serves; durability
+ * is the store's own, unchanged: a call resolves only after the worker's commit returned.
  *
  * While no call is in flight the worker does not keep the process alive; while one is, it does, so
  * a command that awaits the store is not cut short by Node deciding there is nothing left to do.
