@@ -147,4 +147,32 @@ export const postgresMigrations: readonly Migration[] = [
     // releaseLeases read only leased rows, a handful among a queue of millions.
     `CREATE INDEX queue_recipients_lease ON queue_recipients (state, lease_until) WHERE lease_until IS NOT NULL`,
   ]),
+  statements(5, 'cluster: mail domains in the store, delivery slots and pacing, body files', [
+    // Domains added with `postern domain add`, seen by every node of a cluster without a restart;
+    // the [[domain]] tables of a node's config file still count, and win over a row of the same name.
+    `CREATE TABLE mail_domains (
+       name TEXT PRIMARY KEY,
+       role TEXT NOT NULL CHECK (role IN ('primary', 'backup')),
+       created_at BIGINT NOT NULL
+     )`,
+    // One row per connection (or drain lane, or maildrop) held at once, numbered 0 .. limit - 1 per
+    // key, so a limit holds across every node sharing the store. A lease, renewed while held, so a
+    // node that dies gives its slots back when they run out.
+    `CREATE TABLE delivery_slots (
+       key TEXT NOT NULL,
+       slot INTEGER NOT NULL,
+       owner TEXT NOT NULL,
+       lease_until BIGINT NOT NULL,
+       PRIMARY KEY (key, slot)
+     )`,
+    `CREATE INDEX delivery_slots_owner ON delivery_slots (owner)`,
+    // The earliest time the next send of a paced key (a backup drain) may start, cluster-wide.
+    `CREATE TABLE delivery_pace (
+       key TEXT PRIMARY KEY,
+       next_at BIGINT NOT NULL
+     )`,
+    // With [storage] blobs: the file under that directory holding the bytes; data is then empty.
+    `ALTER TABLE messages ADD COLUMN blob TEXT`,
+    `ALTER TABLE queue_messages ADD COLUMN blob TEXT`,
+  ]),
 ];

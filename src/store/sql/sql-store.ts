@@ -112,7 +112,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 type RecipientRow = Selectable<QueueRecipientsTable>;
-type MessageRow = Omit<Selectable<QueueMessagesTable>, 'data'>;
+type MessageRow = Omit<Selectable<QueueMessagesTable>, 'data' | 'blob'>;
 
 function toRecipient(r: RecipientRow): QueuedRecipient {
   return {

@@ -61,6 +61,8 @@ export interface MessagesTable {
   data: Uint8Array;
   /** The mailbox's modseq when appended or last re-flagged (migration 2). */
   modseq: Generated<number>;
+  /** With `[storage] blobs`: the file under that directory holding the bytes, `data` then empty (migration 5). */
+  blob: string | null;
 }
 
 /**
@@ -98,6 +100,8 @@ export interface QueueMessagesTable {
   source: string;
   size: number;
   data: Uint8Array;
+  /** As `messages.blob` (migration 5). */
+  blob: string | null;
 }
 
 export interface QueueRecipientsTable {
@@ -121,6 +125,27 @@ export interface QueueRecipientsTable {
   lease_until: number | null;
 }
 
+/** Mail domains added through the CLI (migration 5); a node's [[domain]] tables win over a row of the same name. */
+export interface MailDomainsTable {
+  name: string;
+  role: string;
+  created_at: number;
+}
+
+/** A connection, drain lane or lock held under a cluster-wide limit: slots 0 .. limit - 1 of `key` (migration 5). */
+export interface DeliverySlotsTable {
+  key: string;
+  slot: number;
+  owner: string;
+  lease_until: number;
+}
+
+/** When the next paced send of `key` may start, shared by every node (migration 5). */
+export interface DeliveryPaceTable {
+  key: string;
+  next_at: number;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   counters: CountersTable;
@@ -133,4 +158,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   queue_messages: QueueMessagesTable;
   queue_recipients: QueueRecipientsTable;
+  mail_domains: MailDomainsTable;
+  delivery_slots: DeliverySlotsTable;
+  delivery_pace: DeliveryPaceTable;
 }
