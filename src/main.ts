@@ -21,6 +21,7 @@ import { hostname as osHostname } from 'node:os';
 import { createResolver } from './dns/resolver.ts';
 import { BackupVerifier } from './delivery/backup-verify.ts';
 import { ConnectionPool } from './delivery/connection-pool.ts';
+import { DomainDirectory } from './delivery/domains.ts';
 import { inboundHooks } from './delivery/inbound.ts';
 import { deliverLocal } from './delivery/local.ts';
 import { walkMx } from './delivery/mx-walk.ts';
@@ -196,20 +197,21 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
           logger: logger.child({ component: 'smtp-client' }),
         }),
     });
-    const hasBackup = config.domains.some((d) => d.role === 'backup');
-    const verifier = hasBackup
-      ? new BackupVerifier({
-          mx,
-          port: config.smtp.outboundPort,
-          pool,
-          recipientsFile: config.backup.recipientsFile,
-          positiveTtlMs: config.backup.calloutPositiveTtlMs,
-          negativeTtlMs: config.backup.calloutNegativeTtlMs,
-          logger: logger.child({ component: 'backup-verify' }),
-        })
-      : null;
+    // The config's [[domain]] tables and those added with `postern domain add` on any node.
+    const domains = new DomainDirectory({ configured: config.domains, store, logger });
+    const initialDomains = await domains.load();
+    // Always built, even with no backup domain yet: one may be added while the node runs.
+    const verifier = new BackupVerifier({
+      mx,
+      port: config.smtp.outboundPort,
+      pool,
+      recipientsFile: config.backup.recipientsFile,
+      positiveTtlMs: config.backup.calloutPositiveTtlMs,
+      negativeTtlMs: config.backup.calloutNegativeTtlMs,
+      logger: logger.child({ component: 'backup-verify' }),
+    });
     const newQueueId = createQueueIdGenerator();
-    const postmasterDomain = config.domains.find((d) => d.role === 'primary')?.name ?? config.hostname;
+    const postmasterDomain = initialDomains.find((d) => d.role === 'primary')?.name ?? config.hostname;
     const deliveryLog = logger.child({ component: 'delivery' });
     // Every process of this node names its leases under one prefix, so a restart can take back
     // what a crashed process had claimed.
@@ -260,7 +262,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         },
         async route(address) {
           const at = address.lastIndexOf('@');
-          const r = await routeRecipient({ local: address.slice(0, at), domain: address.slice(at + 1) }, { domains: config.domains, accounts: store }, { mayRelay: true });
+          const r = await routeRecipient({ local: address.slice(0, at), domain: address.slice(at + 1) }, { domains: await domains.domains(), accounts: store }, { mayRelay: true });
           return r.kind === 'accept' ? r.recipients : null;
         },
       },
@@ -291,7 +293,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
           hostname: config.hostname,
           mode: 'mx',
           tls,
-          hooks: inboundHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger }),
+          hooks: inboundHooks({ domains, store, verifier, onQueued: () => runner.kick(), logger }),
           idFactory: newQueueId,
           logger: logger.child({ component: 'smtp' }),
           ...limits,
@@ -306,7 +308,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
           mode: 'submission',
           tls,
           authenticator,
-          hooks: submissionHooks({ domains: config.domains, store, verifier, onQueued: () => runner.kick(), logger, hostname: config.hostname }),
+          hooks: submissionHooks({ domains, store, verifier, onQueued: () => runner.kick(), logger, hostname: config.hostname }),
           idFactory: newQueueId,
           logger: logger.child({ component: 'submission' }),
           ...limits,

@@ -160,6 +160,49 @@ describe('2-datacenters as a cluster on one PostgreSQL database', { skip: base =
     assert.match(await rcptReply(SMTP1, 'late@domain.test'), /^550 5\.1\.1 /);
   });
 
+  it('a domain added, re-roled and removed through the CLI on one node is served that way by the others, without a restart', async () => {
+    const hosted = 'info@hosted.test';
+    assert.match(await rcptReply(SMTP1, hosted), /^550 5\.7\.1 /);
+    const added = await runCommand(['domain', 'add', 'hosted.test', '--config', imap?.config ?? '']);
+    assert.equal(added.status, 0, added.stderr);
+    assert.match(added.stdout, /added hosted\.test as a primary domain/);
+    const account = await runCommand(['account', 'add', hosted, '--password', 'x', '--config', smtp2?.config ?? '']);
+    assert.equal(account.status, 0, account.stderr);
+    // Each node reads the store's domains again when its list is a second old.
+    for (const node of [SMTP1, SMTP2]) await eventually(async () => /^250 /.test(await rcptReply(node, hosted)), 5000, `${node} to accept ${hosted}`);
+    assert.match(await rcptReply(SMTP1, 'nobody@hosted.test'), /^550 5\.1\.1 /);
+
+    const listed = await runCommand(['domain', 'list', '--json', '--config', smtp1?.config ?? '']);
+    assert.equal(listed.status, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as Array<{ name: string; role: string; source: string; accounts: number }>;
+    assert.deepEqual(
+      rows.map((d) => [d.name, d.role, d.source]),
+      [
+        ['domain.test', 'primary', 'config'],
+        ['hosted.test', 'primary', 'store'],
+      ],
+    );
+    assert.equal(rows[1]?.accounts, 1);
+
+    // As a backup domain, a recipient is checked with the domain's primary MX, which hosted.test
+    // (no DNS zone here) does not have: the node says 4xx instead of filing the mail.
+    const role = await runCommand(['domain', 'role', 'hosted.test', 'backup', '--config', smtp2?.config ?? '']);
+    assert.equal(role.status, 0, role.stderr);
+    assert.equal(role.stdout, 'hosted.test is now a backup domain (was primary)\n');
+    await eventually(async () => /^451 4\.4\.3 /.test(await rcptReply(SMTP1, hosted)), 5000, `smtp1 to treat ${hosted} as a backup domain's`);
+    assert.equal((await runCommand(['domain', 'role', 'hosted.test', 'primary', '--config', smtp2?.config ?? ''])).status, 0);
+    await eventually(async () => /^250 /.test(await rcptReply(SMTP1, hosted)), 5000, `smtp1 to accept ${hosted} again`);
+
+    // Removal with an account left is refused, then forced; the account stays, its mail is refused.
+    const refused = await runCommand(['domain', 'remove', 'hosted.test', '--config', smtp1?.config ?? '']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /hosted\.test still has 1 account and 0 aliases/);
+    assert.equal((await runCommand(['domain', 'remove', 'hosted.test', '--force', '--config', smtp1?.config ?? ''])).status, 0);
+    for (const node of [SMTP1, SMTP2]) await eventually(async () => /^550 5\.7\.1 /.test(await rcptReply(node, hosted)), 5000, `${node} to refuse ${hosted}`);
+    assert.notEqual(await store?.getAccount(hosted), null);
+    assert.equal((await runCommand(['account', 'remove', hosted, '--config', smtp1?.config ?? ''])).status, 0);
+  });
+
   it('(a) 1,000 messages split across smtp1 and smtp2 are all readable over IMAP on imap, each once', async (t) => {
     const started = Date.now();
     const id = (host: string) => (i: number) => `<m${i}.${host}@load.test>`;

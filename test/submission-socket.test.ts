@@ -23,6 +23,7 @@ import { hashPassword } from '../src/store/password.ts';
 import { openSqliteStore } from '../src/store/sqlite/open.ts';
 import type { Store } from '../src/store/types.ts';
 import { createTlsSource } from '../src/tls/source.ts';
+import { fixedDomains } from '../src/delivery/domains.ts';
 import { RawSmtpClient } from './helpers/smtp-socket-client.ts';
 
 const run = promisify(execFile);
@@ -62,7 +63,7 @@ describe('submission over sockets', () => {
       tls,
       authenticator,
       hooks: submissionHooks({
-        domains: [{ name: 'example.test', role: 'primary' }],
+        domains: fixedDomains([{ name: 'example.test', role: 'primary' }]),
         store,
         verifier: null,
         onQueued: () => queued++,

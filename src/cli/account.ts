@@ -22,8 +22,8 @@ export async function accountAddCommand(address: string, options: AccountAddOpti
   }
   const a = normalizeAddress(address);
   if (a === null || a.local.trim() === '') return fail(io, `"${address}" is not an address (user@domain)`);
-  return withStore(options, io, async ({ config, store }) => {
-    const problem = notPrimaryProblem(config, a.domain);
+  return withStore(options, io, async ({ config, store, domains }) => {
+    const problem = notPrimaryProblem(config, domains, a.domain);
     if (problem !== null) return fail(io, `cannot add ${a.address}: ${problem}`);
     const password = options.password ?? firstLine(await readStdin(io));
     if (password === '') return fail(io, 'refusing an empty password');

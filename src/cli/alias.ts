@@ -14,8 +14,8 @@ export async function aliasAddCommand(alias: string, target: string, options: { 
   if (a === null) return fail(io, `"${alias}" is not an alias (user@domain, or @domain for a catch-all)`);
   const t = normalizeAddress(target);
   if (t === null) return fail(io, `"${target}" is not an address (user@domain)`);
-  return withStore(options, io, async ({ config, store }) => {
-    const problem = notPrimaryProblem(config, a.domain);
+  return withStore(options, io, async ({ config, store, domains }) => {
+    const problem = notPrimaryProblem(config, domains, a.domain);
     if (problem !== null) return fail(io, `cannot add the alias ${a.alias}: ${problem}`);
     if (!a.catchAll && (await store.getAccount(a.alias)) !== null) {
       return fail(io, `${a.alias} is an account: an alias of the same name would never receive mail`);
@@ -28,7 +28,7 @@ export async function aliasAddCommand(alias: string, target: string, options: { 
     }
     io.stdout.write(`added ${a.alias} -> ${t.address}${a.catchAll ? ` (catch-all: every address of ${a.domain} without an account or alias of its own)` : ''}\n`);
     // A target in one of our primary domains must exist, or the mail would bounce: say so now.
-    if (notPrimaryProblem(config, t.domain) === null && (await store.getAccount(t.address)) === null && (await store.lookupAlias(t.address)) === null) {
+    if (notPrimaryProblem(config, domains, t.domain) === null && (await store.getAccount(t.address)) === null && (await store.lookupAlias(t.address)) === null) {
       io.stderr.write(`postern: warning: ${t.address} is neither an account nor an alias yet; mail to ${a.alias} will be refused until it is\n`);
     }
     return 0;

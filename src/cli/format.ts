@@ -4,8 +4,12 @@
  * server runs on the same file), and output for people (aligned tables, ages and sizes in short
  * units, times in UTC) or for scripts (JSON).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { configPathFrom, loadConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, DomainConfig } from '../config/schema.ts';
+import { mergeDomains } from '../delivery/domains.ts';
+import { errorText } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { openConfiguredStore } from '../main.ts';
 import { isStoreError } from '../store/errors.ts';
@@ -15,6 +19,8 @@ import type { Io } from './io.ts';
 export interface CommandContext {
   config: Config;
   store: Store;
+  /** The node's domains: the config's [[domain]] tables, then those added with `postern domain add`. */
+  domains: readonly DomainConfig[];
 }
 
 /** The config named by `--config` (else $POSTERN_CONFIG, else ./postern.toml). */
@@ -32,12 +38,34 @@ export async function withStore(options: { config?: string; configured?: Config 
   const logger = createLogger({ level: config.log.level === 'debug' ? 'debug' : 'silent' });
   const store = await openConfiguredStore(config, logger);
   try {
-    return await run({ config, store });
+    const domains = mergeDomains(config.domains, await store.listDomains()).domains;
+    return await run({ config, store, domains });
   } catch (err) {
     if (isStoreError(err)) return fail(io, err.message);
     throw err;
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * The node's domains for a command that does not otherwise need the store (`postern route`): the
+ * config's, plus the store's when there is a store to read. An SQLite file that does not exist yet
+ * is not created for the question; a store that cannot be read is reported on stderr and the
+ * config's domains answer alone.
+ */
+export async function nodeDomains(config: Config, io: Io): Promise<readonly DomainConfig[]> {
+  if (config.storage.url === null && !existsSync(join(config.dataDir, 'postern.db'))) return config.domains;
+  try {
+    const store = await openConfiguredStore(config, createLogger({ level: config.log.level === 'debug' ? 'debug' : 'silent' }));
+    try {
+      return mergeDomains(config.domains, await store.listDomains()).domains;
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    io.stderr.write(`postern: warning: could not read the domains kept in the store (${errorText(err)}); using the config file's [[domain]] tables alone\n`);
+    return config.domains;
   }
 }
 
@@ -56,15 +84,18 @@ export function primaryDomains(config: Config): string[] {
   return config.domains.filter((d) => d.role === 'primary').map((d) => d.name);
 }
 
-/** Why `domain` cannot hold accounts or aliases on this node, or null when it is a primary domain. */
-export function notPrimaryProblem(config: Config, domain: string): string | null {
-  const primaries = primaryDomains(config);
+/**
+ * Why `domain` cannot hold accounts or aliases on this node, or null when it is a primary domain
+ * (`domains`: the node's, from the config file and the store).
+ */
+export function notPrimaryProblem(config: Config, domains: readonly DomainConfig[], domain: string): string | null {
+  const primaries = domains.filter((d) => d.role === 'primary').map((d) => d.name);
   if (primaries.includes(domain)) return null;
-  const role = config.domains.find((d) => d.name === domain)?.role;
+  const role = domains.find((d) => d.name === domain)?.role;
   const what = role === 'backup' ? `${domain} is a backup domain on this node (mail for it is held and forwarded, never filed here)` : `${domain} is not a domain of this node`;
   return primaries.length === 0
-    ? `${what}; no domain has role = "primary" in ${config.file ?? 'the config'}`
-    : `${what}; its primary domains are: ${primaries.join(', ')}`;
+    ? `${what}; there is no primary domain yet: add one with \`postern domain add NAME\` or a [[domain]] table with role = "primary" in ${config.file ?? 'the config'}`
+    : `${what}; its primary domains are: ${primaries.join(', ')} (\`postern domain add ${domain}\` makes it one)`;
 }
 
 /**

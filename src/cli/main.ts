@@ -9,6 +9,7 @@ import { isStoreError } from '../store/errors.ts';
 import { accountAddCommand, accountListCommand, accountRemoveCommand } from './account.ts';
 import { aliasAddCommand, aliasListCommand, aliasRemoveCommand } from './alias.ts';
 import { checkZoneCommand } from './check-zone.ts';
+import { domainAddCommand, domainListCommand, domainRemoveCommand, domainRoleCommand } from './domain.ts';
 import { processIo, type Io } from './io.ts';
 import { mailboxListCommand } from './mailbox.ts';
 import { queueDeleteCommand, queueHoldCommand, queueListCommand, queueReleaseCommand, queueRetryCommand, queueShowCommand } from './queue.ts';
@@ -88,6 +89,43 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (address: string, opts: { config?: string }) => {
       status = await accountRemoveCommand(address, opts, io);
+    });
+
+  const domain = program.command('domain').description('mail domains kept in the store: every node on the store serves them, without a restart');
+  domain
+    .command('add')
+    .description('serve a domain: primary (mail filed in mailboxes here) or backup (held and forwarded to its more preferred MX hosts)')
+    .argument('<domain>', 'the mail domain (the name its MX records are on)')
+    .option('--role <role>', 'primary or backup', 'primary')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (name: string, opts: { config?: string; role?: string }) => {
+      status = await domainAddCommand(name, opts, io);
+    });
+  domain
+    .command('list')
+    .description("every domain this node serves: the config file's [[domain]] tables and the store's, with their accounts")
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      status = await domainListCommand(opts, io);
+    });
+  domain
+    .command('role')
+    .description("change a stored domain's role (a backup MX that becomes a primary, or back)")
+    .argument('<domain>', 'a domain added with postern domain add')
+    .argument('<role>', 'primary or backup')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (name: string, role: string, opts: { config?: string }) => {
+      status = await domainRoleCommand(name, role, opts, io);
+    });
+  domain
+    .command('remove')
+    .description('stop serving a domain (refused while a primary domain has accounts or aliases, unless --force)')
+    .argument('<domain>', 'a domain added with postern domain add')
+    .option('--force', 'remove it even with accounts or aliases: they and their mail are kept but receive nothing')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (name: string, opts: { config?: string; force?: boolean }) => {
+      status = await domainRemoveCommand(name, opts, io);
     });
 
   const alias = program.command('alias').description('other addresses that deliver to accounts or elsewhere, and catch-alls (@domain)');

@@ -10,6 +10,7 @@ import { planRoute, type Route } from '../delivery/route.ts';
 import { selfIdentity } from '../delivery/self.ts';
 import { mxVerdict, type MxPlan, type SkippedHost } from '../dns/mx.ts';
 import { createResolver } from '../dns/resolver.ts';
+import { nodeDomains } from './format.ts';
 import type { Io } from './io.ts';
 
 export type RouteOutcome = 'local' | 'hold' | 'deliver' | 'bounce' | 'retry' | 'configuration-error';
@@ -22,7 +23,8 @@ export async function routeCommand(address: string, options: { config?: string; 
     attempts: config.dns.attempts,
     logger: createLogger({ level: config.log.level === 'debug' ? 'debug' : 'silent' }),
   });
-  const route = await planRoute(address, { domains: config.domains, mx: { resolver, self: selfIdentity(config) } });
+  const domains = await nodeDomains(config, io);
+  const route = await planRoute(address, { domains, mx: { resolver, self: selfIdentity(config) } });
   const outcome = outcomeOf(route);
   if (options.json === true) {
     io.stdout.write(JSON.stringify({ address, domain: route.domain, route: route.kind, outcome, port: config.smtp.outboundPort, plan: planOf(route) }, null, 2) + '\n');

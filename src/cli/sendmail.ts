@@ -21,6 +21,7 @@ import { foldHeaderField, unfoldHeader } from '../message/headers.ts';
 import { newMessageId, newQueueId } from '../message/message-id.ts';
 import { formatRfc5322Date } from '../message/received.ts';
 import { openConfiguredStore } from '../main.ts';
+import { mergeDomains } from '../delivery/domains.ts';
 import type { DsnRet, NewRecipient, Store } from '../store/types.ts';
 import { commandConfig, primaryDomains } from './format.ts';
 import { readStdin, type Io } from './io.ts';
@@ -422,11 +423,12 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
     return err(`cannot open the store: ${errorText(e)}`, SendmailExit.TempFail);
   }
   try {
+    const domains = mergeDomains(config.domains, await store.listDomains()).domains;
     const recipients = new Map<string, NewRecipient>();
     const rejected: string[] = [];
     for (const a of addresses) {
       // A local user is trusted to send anywhere, as with authenticated submission.
-      const r = await routeRecipient({ local: a.local, domain: a.domain }, { domains: config.domains, accounts: store }, { mayRelay: true });
+      const r = await routeRecipient({ local: a.local, domain: a.domain }, { domains, accounts: store }, { mayRelay: true });
       if (r.kind === 'reject') {
         rejected.push(`${a.local}@${a.domain}: ${replyText(r.reply)}`);
         continue;

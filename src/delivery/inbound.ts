@@ -12,12 +12,13 @@ import { encodeXtext } from '../smtp/proto/params.ts';
 import { prependHeaderFields } from '../message/headers.ts';
 import type { Recipient, SmtpHooks } from '../smtp/server/types.ts';
 import type { NewRecipient, QueueStore, AccountStore, QueueSource } from '../store/types.ts';
-import type { DomainConfig } from '../config/schema.ts';
 import type { BackupVerifier } from './backup-verify.ts';
+import type { DomainSource } from './domains.ts';
 import { routeRecipient, type RoutedRecipient } from './router.ts';
 
 export interface InboundOptions {
-  domains: readonly DomainConfig[];
+  /** Read at every RCPT: domains added or removed on any node apply to the next one. */
+  domains: DomainSource;
   store: Pick<QueueStore, 'accept'> & Pick<AccountStore, 'getAccount' | 'lookupAlias'>;
   verifier: BackupVerifier | null;
   /** Called once a message is committed, to wake the queue runner. */
@@ -35,19 +36,20 @@ export interface InboundOptions {
 export function inboundHooks(o: InboundOptions): SmtpHooks {
   const now = o.now ?? Date.now;
   const routed = new WeakMap<Recipient, RoutedRecipient[]>();
-  const firstPrimary = o.domains.find((d) => d.role === 'primary')?.name ?? null;
 
   return {
     async checkRecipient(recipient, _tx, session) {
       let { local, domain } = recipient.mailbox;
+      const domains = await o.domains.domains();
       if (domain === '') {
+        const firstPrimary = domains.find((d) => d.role === 'primary')?.name ?? null;
         // RFC 5321 §4.5.1: the bare <Postmaster> must be accepted.
         if (firstPrimary === null) throw new SmtpReplyError(withText(Reply.NoSuchUser, 'no postmaster here: this server has no primary domain'));
         domain = firstPrimary;
         local = 'postmaster';
       }
       const mayRelay = o.source === 'submission' || session.authenticated !== null;
-      const r = await routeRecipient({ local, domain }, { domains: o.domains, accounts: o.store }, { mayRelay });
+      const r = await routeRecipient({ local, domain }, { domains, accounts: o.store }, { mayRelay });
       if (r.kind === 'reject') throw new SmtpReplyError(r.reply);
       if (o.verifier !== null) {
         for (const x of r.recipients) {

@@ -178,6 +178,46 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
+    describe('mail domains', () => {
+      test('adds domains in lower case, lists them by name, changes a role and removes one', async (s) => {
+        assert.deepEqual(await s.listDomains(), []);
+        const added = await s.addDomain({ name: 'Zeta.TEST', role: 'primary', now: T0 });
+        assert.deepEqual(added, { name: 'zeta.test', role: 'primary', createdAt: T0 });
+        await s.addDomain({ name: 'Beta.test.', role: 'backup', now: T0 + 1 });
+        assert.deepEqual(
+          (await s.listDomains()).map((d) => [d.name, d.role, d.createdAt]),
+          [
+            ['beta.test', 'backup', T0 + 1],
+            ['zeta.test', 'primary', T0],
+          ],
+        );
+        assert.equal(await s.setDomainRole('ZETA.test', 'backup'), true);
+        assert.equal(await s.setDomainRole('missing.test', 'backup'), false);
+        assert.equal(await s.removeDomain('beta.test'), true);
+        assert.equal(await s.removeDomain('beta.test'), false);
+        assert.deepEqual((await s.listDomains()).map((d) => [d.name, d.role]), [['zeta.test', 'backup']]);
+      });
+
+      test('refuses a domain that exists (in any case, with any role) with POSTERN_STORE_DOMAIN_EXISTS', async (s) => {
+        await s.addDomain({ name: 'example.test', role: 'primary', now: T0 });
+        await rejectsWith(s.addDomain({ name: 'EXAMPLE.test', role: 'backup', now: T0 }), StoreErrorCode.DomainExists);
+        assert.deepEqual((await s.listDomains()).map((d) => d.role), ['primary']);
+      });
+
+      test('refuses a name that is no domain, and a role that is neither primary nor backup, with POSTERN_STORE_INVALID', async (s) => {
+        await rejectsWith(s.addDomain({ name: 'a..test', role: 'primary', now: T0 }), StoreErrorCode.Invalid);
+        await rejectsWith(s.addDomain({ name: 'ok.test', role: 'relay' as 'primary', now: T0 }), StoreErrorCode.Invalid);
+        assert.deepEqual(await s.listDomains(), []);
+      });
+
+      test('removing a domain keeps its accounts and their mail', async (s) => {
+        await s.addDomain({ name: 'example.test', role: 'primary', now: T0 });
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        assert.equal(await s.removeDomain('example.test'), true);
+        assert.notEqual(await s.getAccount('a@example.test'), null);
+      });
+    });
+
     describe('mailboxes and messages', () => {
       test('appends a message and reads back its bytes, size, internal date and flags', async (s) => {
         await s.createAccount({ address: 'f@example.test', now: T0 });

@@ -6,6 +6,7 @@
 export const StoreErrorCode = {
   AccountExists: 'POSTERN_STORE_ACCOUNT_EXISTS',
   AliasExists: 'POSTERN_STORE_ALIAS_EXISTS',
+  DomainExists: 'POSTERN_STORE_DOMAIN_EXISTS',
   MessageExists: 'POSTERN_STORE_MESSAGE_EXISTS',
   InvalidAddress: 'POSTERN_STORE_INVALID_ADDRESS',
   /** A call the store cannot carry out as asked (a message without recipients, …). */

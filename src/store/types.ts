@@ -58,6 +58,32 @@ export interface AccountStore {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Mail domains added through the CLI (a node's config file may list more)
+
+export type MailDomainRole = 'primary' | 'backup';
+
+export interface MailDomain {
+  /** Lower-case without a trailing dot (`normalizeDomain`), as the config's [[domain]] names. */
+  name: string;
+  role: MailDomainRole;
+  createdAt: number;
+}
+
+export interface DomainStore {
+  /**
+   * Adds a domain every node sharing the store serves. `POSTERN_STORE_DOMAIN_EXISTS` when it is
+   * there already (whatever its role), `POSTERN_STORE_INVALID` for a bad name or role.
+   */
+  addDomain(options: { name: string; role: MailDomainRole; now?: number }): Promise<MailDomain>;
+  /** False when the store has no such domain. */
+  setDomainRole(name: string, role: MailDomainRole): Promise<boolean>;
+  /** False when the store has no such domain. Accounts and aliases of the domain stay. */
+  removeDomain(name: string): Promise<boolean>;
+  /** Ordered by name. */
+  listDomains(): Promise<MailDomain[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mailboxes and messages
 
 /** RFC 6154 special-use attributes. */
@@ -412,7 +438,7 @@ export interface WriteStats {
   writes: number;
 }
 
-export interface Store extends AccountStore, MailboxStore, QueueStore {
+export interface Store extends AccountStore, DomainStore, MailboxStore, QueueStore {
   /** Which engine, for logs. */
   readonly engine: string;
   writeStats(): WriteStats;

@@ -41,6 +41,7 @@ import { createGroupCommitter, type WriteOutcome } from './group-commit.ts';
 import { mailboxOps, normalizeFlags } from './mailbox-ops.ts';
 import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox, type MailboxRow } from './mailbox-rows.ts';
 import { prepareQuery, type Bind } from './prepared.ts';
+import * as domainRows from './domain-rows.ts';
 import type { Database, QueueMessagesTable, QueueRecipientsTable } from './tables.ts';
 
 export interface SqlCapabilities {
@@ -555,6 +556,29 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       if (a === null) return false;
       const r = await db.updateTable('accounts').set({ password_hash: passwordHash }).where('address_key', '=', a.key).executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
+    },
+
+    // ------------------------------------------------------------------------------------------
+    // Mail domains
+
+    async addDomain({ name, role, now: at = now() }) {
+      live();
+      return domainRows.addDomain(db, { name, role, now: at });
+    },
+
+    async setDomainRole(name, role) {
+      live();
+      return domainRows.setDomainRole(db, name, role);
+    },
+
+    async removeDomain(name) {
+      live();
+      return domainRows.removeDomain(db, name);
+    },
+
+    async listDomains() {
+      live();
+      return domainRows.listDomains(db);
     },
 
     async addAlias({ alias, target, now: at = now() }): Promise<void> {
