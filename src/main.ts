@@ -21,6 +21,8 @@ import { hostname as osHostname } from 'node:os';
 import { createResolver } from './dns/resolver.ts';
 import { BackupVerifier } from './delivery/backup-verify.ts';
 import { ConnectionPool } from './delivery/connection-pool.ts';
+import { StoreClusterLimits } from './delivery/cluster-limits.ts';
+import { MailboxLocks } from './pop3/server/locks.ts';
 import { DomainDirectory } from './delivery/domains.ts';
 import { inboundHooks } from './delivery/inbound.ts';
 import { deliverLocal } from './delivery/local.ts';
@@ -182,9 +184,18 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const self = selfIdentity(config);
     const mx = { resolver, self };
     const t = config.delivery.timeouts;
+    // Every process of this node names its leases under one prefix, so a restart can take back
+    // what a crashed process had claimed.
+    const ownerPrefix = `${config.hostname}/`;
+    const owner = `${ownerPrefix}${osHostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    // Several nodes share a PostgreSQL store: connection limits, backup drains and POP3 maildrop
+    // locks are counted there, across all of them. One SQLite node keeps them in the process.
+    const cluster = config.storage.url !== null ? new StoreClusterLimits({ store, owner, ownerPrefix, logger }) : undefined;
+    await cluster?.start();
     const pool = new ConnectionPool({
       maxPerHost: config.delivery.maxConnectionsPerHost,
       idleMs: 5000,
+      ...(cluster !== undefined ? { cluster } : {}),
       connect: (k) =>
         connectSmtp({
           address: k.address,
@@ -213,10 +224,6 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const newQueueId = createQueueIdGenerator();
     const postmasterDomain = initialDomains.find((d) => d.role === 'primary')?.name ?? config.hostname;
     const deliveryLog = logger.child({ component: 'delivery' });
-    // Every process of this node names its leases under one prefix, so a restart can take back
-    // what a crashed process had claimed.
-    const ownerPrefix = `${config.hostname}/`;
-    const owner = `${ownerPrefix}${osHostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
     const runner: QueueRunner = new QueueRunner({
       store,
       hostname: config.hostname,
@@ -231,6 +238,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       pollIntervalMs: config.queue.pollIntervalMs,
       leaseMs: config.queue.leaseMs,
       backup: config.backup,
+      ...(cluster !== undefined ? { cluster } : {}),
       delivery: {
         local: (message, data, recipients) => deliverLocal({ store, owner, now: Date.now }, { sender: message.sender, data }, recipients),
         async remote(message, data, domain, recipients, route): Promise<RecipientOutcome[]> {
@@ -316,7 +324,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         servers.push(submission);
       }
       if (config.pop3.listen.length + config.pop3.tlsListen.length > 0) {
-        pop3 = await startPop3Server({ listen: config.pop3.listen, tlsListen: config.pop3.tlsListen, hostname: config.hostname, store, authenticator, tls, logger });
+        pop3 = await startPop3Server({ listen: config.pop3.listen, tlsListen: config.pop3.tlsListen, hostname: config.hostname, store, authenticator, tls, logger, locks: new MailboxLocks(cluster !== undefined ? { cluster } : {}) });
         servers.push(pop3);
       }
       if (config.imap.listen.length + config.imap.tlsListen.length > 0) {
@@ -334,6 +342,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       }
     } catch (err) {
       for (const server of servers) await server.close();
+      cluster?.close();
       throw err;
     }
     runner.start();
@@ -359,6 +368,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         for (const server of servers) await server.close();
         await runner.stop();
         await pool.close();
+        cluster?.close();
         await store.close();
       },
     };

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool } from './connection-pool.ts';
 import type { SmtpConnection } from '../smtp/client/index.ts';
+import type { ClusterLimits } from '../core/cluster-limits.ts';
 
 function fakeConnection(): SmtpConnection & { closed: boolean } {
   const c = {
@@ -64,5 +65,93 @@ describe('ConnectionPool', () => {
     fail = false;
     (await pool.acquire('127.0.0.1', 25, 'mx')).release(false);
     await pool.close();
+  });
+});
+
+/** Cluster slots in memory: what other nodes hold is `taken`; `fail` makes the next ask throw. */
+function fakeCluster(limit: number) {
+  const held = new Set<number>();
+  const state = { taken: 0, asks: 0, fail: false, held };
+  const cluster: ClusterLimits = {
+    async tryAcquire(_key, max) {
+      state.asks++;
+      if (state.fail) throw new Error('connection to the database lost');
+      for (let slot = 0; slot < Math.min(max, limit) - state.taken; slot++) {
+        if (held.has(slot)) continue;
+        held.add(slot);
+        let done = false;
+        return {
+          release: async () => {
+            if (!done) held.delete(slot);
+            done = true;
+          },
+        };
+      }
+      return null;
+    },
+    pace: async () => 0,
+  };
+  return { cluster, state };
+}
+
+describe('ConnectionPool with cluster limits', () => {
+  it('opens a connection only with a cluster slot, keeps the slot while the connection idles, and frees it on close', async () => {
+    const { cluster, state } = fakeCluster(2);
+    const made: Array<ReturnType<typeof fakeConnection>> = [];
+    const pool = new ConnectionPool({ connect: async () => { const c = fakeConnection(); made.push(c); return c; }, maxPerHost: 2, idleMs: 30, cluster, clusterPollMaxMs: 20 });
+    state.taken = 1; // another node holds one of the two
+    const a = await pool.acquire('127.0.0.1', 25, 'mx');
+    assert.equal(state.held.size, 1);
+    let second = false;
+    const b = pool.acquire('127.0.0.1', 25, 'mx').then((l) => ((second = true), l));
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(second, false, 'waits while the other node holds its slot');
+    assert.ok(state.asks >= 3, 'and asks again on its own');
+    state.taken = 0; // the other node let go
+    const lb = await b;
+    assert.equal(made.length, 2);
+    a.release(true);
+    assert.equal(state.held.size, 2, 'an idle connection keeps its slot');
+    lb.release(false);
+    assert.equal(made[1]?.closed, true);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(made[0]?.closed, true, 'the idle one closed after idleMs');
+    assert.equal(state.held.size, 0, 'both slots given back');
+    await pool.close();
+  });
+
+  it('hands a waiter an idle connection of ours rather than ask for a second slot', async () => {
+    const { cluster, state } = fakeCluster(1);
+    const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 2, idleMs: 1000, cluster, clusterPollMaxMs: 60_000 });
+    const a = await pool.acquire('127.0.0.1', 25, 'mx');
+    const b = pool.acquire('127.0.0.1', 25, 'mx');
+    await new Promise((r) => setTimeout(r, 10));
+    a.release(true);
+    const lb = await b;
+    assert.equal(lb.connection, a.connection, 'the idle connection, not a second slot');
+    lb.release(false);
+    assert.equal(state.held.size, 0);
+    await pool.close();
+  });
+
+  it('fails the acquire when the store cannot be asked, and frees its local place', async () => {
+    const { cluster, state } = fakeCluster(1);
+    const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 1, idleMs: 10, cluster });
+    state.fail = true;
+    await assert.rejects(pool.acquire('127.0.0.1', 25, 'mx'), /no connection slot for 127\.0\.0\.1 port 25: the store did not answer/);
+    state.fail = false;
+    (await pool.acquire('127.0.0.1', 25, 'mx')).release(false);
+    assert.equal(state.held.size, 0);
+    await pool.close();
+  });
+
+  it('stops a waiter for a cluster slot when the pool closes', async () => {
+    const { cluster, state } = fakeCluster(1);
+    state.taken = 1;
+    const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 1, idleMs: 10, cluster, clusterPollMaxMs: 60_000 });
+    const waiting = pool.acquire('127.0.0.1', 25, 'mx');
+    await new Promise((r) => setTimeout(r, 10));
+    await pool.close();
+    await assert.rejects(waiting, /closed/);
   });
 });

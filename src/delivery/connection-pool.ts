@@ -4,6 +4,7 @@
  * that finished a transaction is kept a few seconds for the next message to the same host rather
  * than paying for TCP, greeting, EHLO and TLS again.
  */
+import type { ClusterLimits, SlotHold } from '../core/cluster-limits.ts';
 import type { SmtpConnection } from '../smtp/client/index.ts';
 
 export interface PoolOptions {
@@ -11,6 +12,13 @@ export interface PoolOptions {
   maxPerHost: number;
   /** How long an idle connection is kept for reuse. */
   idleMs: number;
+  /**
+   * With several nodes on one store: `maxPerHost` holds across all of them. A connection is opened
+   * only with one of the key's cluster slots, kept while it lives (idle ones too).
+   */
+  cluster?: ClusterLimits;
+  /** Longest pause between two asks for a cluster slot when no local release wakes us. Default 1 s. */
+  clusterPollMaxMs?: number;
 }
 
 interface HostState {
@@ -18,6 +26,8 @@ interface HostState {
   idle: SmtpConnection[];
   waiters: Array<() => void>;
   timers: Map<SmtpConnection, ReturnType<typeof setTimeout>>;
+  /** The cluster slot each open connection holds (with `cluster`). */
+  slots: Map<SmtpConnection, SlotHold>;
 }
 
 export interface Lease {
@@ -39,31 +49,100 @@ export class ConnectionPool {
     const key = `${address}|${port}`;
     let host = this.#hosts.get(key);
     if (host === undefined) {
-      host = { open: 0, idle: [], waiters: [], timers: new Map() };
+      host = { open: 0, idle: [], waiters: [], timers: new Map(), slots: new Map() };
       this.#hosts.set(key, host);
     }
+    const cluster = this.#options.cluster;
+    let backoff = 25;
+    let slot: SlotHold | null = null;
+    // With `cluster`: our own place (the local limit) is taken first and kept while we ask for a
+    // cluster slot, so at most maxPerHost of ours ask the store about one host, however many
+    // messages wait for it.
+    let reserved = false;
     for (;;) {
-      if (this.#closed) throw new Error('the connection pool is closed');
+      if (this.#closed) {
+        if (reserved) host.open--;
+        throw new Error('the connection pool is closed');
+      }
       const idle = host.idle.pop();
       if (idle !== undefined) {
         clearTimeout(host.timers.get(idle));
         host.timers.delete(idle);
-        if (idle.open) return this.#lease(host, idle);
-        host.open--;
+        if (idle.open) {
+          if (reserved) host.open--;
+          return this.#lease(host, idle);
+        }
+        void this.#gone(host, idle);
         continue;
       }
-      if (host.open < this.#options.maxPerHost) break;
-      await new Promise<void>((resolve) => host.waiters.push(resolve));
+      if (!reserved) {
+        if (host.open >= this.#options.maxPerHost) {
+          await this.#wait(host, null);
+          continue;
+        }
+        host.open++;
+        reserved = true;
+        if (cluster === undefined) break;
+      }
+      if (cluster === undefined) break;
+      try {
+        slot = await cluster.tryAcquire(`smtp:${key}`, this.#options.maxPerHost);
+      } catch (err) {
+        host.open--;
+        host.waiters.shift()?.();
+        // Thrown like a refused connection: the MX walk tries the next address, and the message
+        // stays queued for a later attempt; going over the limit is not an option.
+        throw new Error(`no connection slot for ${address} port ${port}: the store did not answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      }
+      if (slot !== null) break;
+      // Every slot is held: by other nodes (poll, backing off), or by us (a release wakes us).
+      await this.#wait(host, backoff);
+      backoff = Math.min(backoff * 2, this.#options.clusterPollMaxMs ?? 1000);
     }
-    host.open++;
+    if (this.#closed) {
+      host.open--;
+      void slot?.release();
+      throw new Error('the connection pool is closed');
+    }
     try {
       const connection = await this.#options.connect({ address, port, serverName });
+      if (slot !== null) host.slots.set(connection, slot);
       return this.#lease(host, connection);
     } catch (err) {
       host.open--;
       host.waiters.shift()?.();
+      if (slot !== null) void slot.release().then(() => host.waiters.shift()?.());
       throw err;
     }
+  }
+
+  /** Until a local release (or close) wakes us, or `pollMs` passes when given. */
+  #wait(host: HostState, pollMs: number | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      host.waiters.push(wake);
+      if (pollMs !== null) {
+        timer = setTimeout(() => {
+          const i = host.waiters.indexOf(wake);
+          if (i >= 0) host.waiters.splice(i, 1);
+          resolve();
+        }, pollMs);
+      }
+    });
+  }
+
+  /** A connection is closed: its place here and its cluster slot are free. */
+  #gone(host: HostState, connection: SmtpConnection): Promise<void> {
+    host.open--;
+    const slot = host.slots.get(connection);
+    if (slot === undefined) return Promise.resolve();
+    host.slots.delete(connection);
+    // Whoever waits for a cluster slot asks again once the row is gone, not before.
+    return slot.release().then(() => host.waiters.shift()?.());
   }
 
   #lease(host: HostState, connection: SmtpConnection): Lease {
@@ -79,14 +158,14 @@ export class ConnectionPool {
             const i = host.idle.indexOf(connection);
             if (i >= 0) host.idle.splice(i, 1);
             host.timers.delete(connection);
-            host.open--;
+            void this.#gone(host, connection);
             void connection.close();
             host.waiters.shift()?.();
           }, this.#options.idleMs);
           timer.unref();
           host.timers.set(connection, timer);
         } else {
-          host.open--;
+          void this.#gone(host, connection);
           void connection.close();
         }
         host.waiters.shift()?.();
@@ -100,7 +179,9 @@ export class ConnectionPool {
     const closing: Array<Promise<void>> = [];
     for (const host of this.#hosts.values()) {
       for (const t of host.timers.values()) clearTimeout(t);
-      for (const c of host.idle) closing.push(c.close());
+      for (const c of host.idle) {
+        closing.push(c.close(), this.#gone(host, c));
+      }
       host.idle = [];
       for (const w of host.waiters.splice(0)) w();
     }

@@ -5,6 +5,7 @@ import type { RecipientOutcome } from './outcome.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import type { NewQueuedMessage, QueuedRecipient, Store } from '../store/types.ts';
 import { silentLogger } from '../core/logger.ts';
+import type { ClusterLimits } from '../core/cluster-limits.ts';
 
 const T0 = 1_900_000_000_000;
 const MIN = 60_000;
@@ -173,5 +174,116 @@ describe('QueueRunner', () => {
     now += 2 * MIN;
     await runner.runOnce();
     assert.equal(await store.getQueued('h1'), null);
+  });
+});
+
+/** Slots and pacing shared by several runners in memory, as the store shares them between nodes. */
+function sharedCluster() {
+  const held = new Map<string, number>();
+  const state = { paced: [] as Array<{ key: string; intervalMs: number }>, failAcquire: false, failPace: false, held, acquires: 0 };
+  const cluster: ClusterLimits = {
+    async tryAcquire(key, limit) {
+      state.acquires++;
+      if (state.failAcquire) throw new Error('database unreachable');
+      const n = held.get(key) ?? 0;
+      if (n >= limit) return null;
+      held.set(key, n + 1);
+      let done = false;
+      return {
+        release: async () => {
+          if (done) return;
+          done = true;
+          held.set(key, (held.get(key) ?? 1) - 1);
+        },
+      };
+    },
+    async pace(key, intervalMs) {
+      if (state.failPace) throw new Error('database unreachable');
+      state.paced.push({ key, intervalMs });
+      return 0;
+    },
+  };
+  return { cluster, state };
+}
+
+describe('QueueRunner with cluster limits', () => {
+  let store: Store;
+  const now = T0 + 1000;
+  beforeEach(async () => {
+    store = await openSqliteStore({ path: ':memory:', now: () => now });
+  });
+  afterEach(() => store.close());
+
+  function runnerOn(owner: string, cluster: ClusterLimits, remote: RunnerDelivery['remote']): QueueRunner {
+    return new QueueRunner({
+      store,
+      delivery: { local: async () => [], remote, route: async () => null },
+      hostname: 'mx.local.test',
+      postmaster: 'postmaster@local.test',
+      owner,
+      newQueueId: () => `${owner}-notice`,
+      logger: silentLogger,
+      now: () => now,
+      retryScheduleMs: [0, 5 * MIN],
+      delayWarningMs: 30 * MIN,
+      maxAgeMs: 60 * MIN,
+      pollIntervalMs: 1000,
+      backup: { maxHoldMs: 120 * MIN, probeIntervalMs: MIN, drainConcurrency: 2, drainRate: 50 },
+      cluster,
+    });
+  }
+
+  it('drains backup mail from three runners at most drain_concurrency at once together, paced through the cluster', async () => {
+    const { cluster, state } = sharedCluster();
+    for (let i = 0; i < 9; i++) await store.enqueue(message(`h${i}`, [`u${i}@held.test`], { receivedAt: T0 + i }));
+    let inFlight = 0;
+    let peak = 0;
+    const order: string[] = [];
+    const remote: RunnerDelivery['remote'] = async (m, _d, _domain, rs) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      order.push(m.id);
+      // Held across a few turns, so the other runners claim meanwhile.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return rs.map((r) => ({ recipientId: r.id, ...ok(r, 'backup') }));
+    };
+    const runners = ['n1/a', 'n2/a', 'n3/a'].map((o) => runnerOn(o, cluster, remote));
+    for (let round = 0; round < 50 && (await store.listQueue()).length > 0; round++) {
+      await Promise.all(runners.map((r) => r.runOnce()));
+    }
+    assert.deepEqual(await store.listQueue(), [], 'all delivered');
+    assert.equal(order.length, 9, 'each once');
+    assert.ok(peak <= 2, `at most 2 forwards at once across the runners, saw ${peak}`);
+    assert.equal(state.held.get('backup-drain'), 0, 'every drain slot given back');
+    assert.equal(state.paced.length, 9, 'every forward reserved its start with the cluster');
+    assert.ok(state.paced.every((p) => p.key === 'backup-drain' && p.intervalMs === 20), 'spaced 1/drain_rate apart');
+  });
+
+  it('asks for no drain slot while no backup mail is due', async () => {
+    const { cluster, state } = sharedCluster();
+    await store.enqueue(message('r1', ['x@far.test']));
+    await store.enqueue(message('h1', ['u@held.test'], { firstAttemptAt: T0 + MIN }));
+    const runner = runnerOn('n1/a', cluster, async (_m, _d, _domain, rs) => rs.map((r) => ({ recipientId: r.id, ...ok(r, 'remote') })));
+    await runner.runOnce();
+    assert.equal(state.acquires, 0);
+  });
+
+  it('keeps held mail queued when the store cannot give a drain slot or a start time', async () => {
+    const { cluster, state } = sharedCluster();
+    await store.enqueue(message('h1', ['u@held.test']));
+    let forwards = 0;
+    const runner = runnerOn('n1/a', cluster, async (_m, _d, _domain, rs) => (forwards++, rs.map((r) => ({ recipientId: r.id, ...ok(r, 'backup') }))));
+    state.failAcquire = true;
+    await assert.rejects(runner.runOnce(), /database unreachable/);
+    assert.equal((await store.getQueued('h1'))?.recipients[0]?.leaseOwner, null, 'not claimed without a slot');
+    state.failAcquire = false;
+    state.failPace = true;
+    await runner.runOnce();
+    assert.equal(forwards, 0, 'not sent unpaced');
+    const r = (await store.getQueued('h1'))?.recipients[0];
+    assert.equal(r?.state, 'queued', 'still held, to be tried again');
+    assert.match(r?.lastReply ?? '', /^451 4\.3\.0 delivery error: database unreachable/);
+    assert.equal(state.held.get('backup-drain'), 0);
   });
 });

@@ -13,6 +13,7 @@
  * and it drains oldest first at most `backup.drain_concurrency` at a time and `backup.drain_rate`
  * messages per second, so a primary that comes back is not flattened by its own backlog.
  */
+import type { ClusterLimits, SlotHold } from '../core/cluster-limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { errorText } from '../core/errors.ts';
 import { buildDsn, shouldNotify, type DsnRecipient } from '../message/dsn.ts';
@@ -57,12 +58,20 @@ export interface QueueRunnerOptions {
   leaseMs?: number;
   /** Called after a message of ours was queued (a notice), so the caller can wake other runners. */
   onEnqueued?: () => void;
+  /**
+   * With several nodes on one store: backup drains hold `drainConcurrency` and `drainRate` across
+   * all of them (a drain slot is taken before a backup message is claimed, and each forward
+   * reserves its start), not per node. Without: both are kept in this process.
+   */
+  cluster?: ClusterLimits;
 }
 
 const NORMAL_ROUTES: readonly Route[] = ['local', 'remote'];
 /** How often an idle runner asks the store when the next queued work falls due (see #sleep). */
 const STORE_NEXT_MS = 30_000;
 const BACKUP_ROUTES: readonly Route[] = ['backup'];
+/** The cluster key of backup drains: their concurrency slots and their pacing. */
+const DRAIN_KEY = 'backup-drain';
 
 export class QueueRunner {
   readonly #o: QueueRunnerOptions;
@@ -180,7 +189,9 @@ export class QueueRunner {
       claimed += messages.length;
     }
     const freeBackup = this.#o.backup.drainConcurrency - this.#backupInFlight;
-    if (freeBackup > 0) {
+    if (freeBackup > 0 && this.#o.cluster !== undefined) {
+      claimed += await this.#claimBackupInCluster(this.#o.cluster, now, freeBackup);
+    } else if (freeBackup > 0) {
       const messages = await this.#o.store.claimDue({ now, limit: freeBackup, owner: this.#o.owner, leaseMs: this.#leaseMs, routes: BACKUP_ROUTES });
       for (const m of messages) this.#spawn(m, 'backup');
       claimed += messages.length;
@@ -188,7 +199,33 @@ export class QueueRunner {
     return claimed;
   }
 
-  #spawn(message: QueuedMessage, lane: 'normal' | 'backup'): void {
+  /**
+   * Backup work under the cluster's drain concurrency: a slot per message before claiming it, and
+   * the slots nothing was claimed for given back at once. The store is read first, so a node with
+   * no held mail due writes nothing per poll.
+   */
+  async #claimBackupInCluster(cluster: ClusterLimits, now: number, free: number): Promise<number> {
+    const due = await this.#o.store.nextAttemptAt({ routes: BACKUP_ROUTES });
+    if (due === null || due > now) return 0;
+    const holds: SlotHold[] = [];
+    let messages: QueuedMessage[] = [];
+    try {
+      while (holds.length < free) {
+        const hold = await cluster.tryAcquire(DRAIN_KEY, this.#o.backup.drainConcurrency);
+        if (hold === null) break;
+        holds.push(hold);
+      }
+      if (holds.length > 0) messages = await this.#o.store.claimDue({ now, limit: holds.length, owner: this.#o.owner, leaseMs: this.#leaseMs, routes: BACKUP_ROUTES });
+    } catch (err) {
+      for (const h of holds) void h.release();
+      throw err;
+    }
+    messages.forEach((m, i) => this.#spawn(m, 'backup', holds[i]));
+    for (const h of holds.slice(messages.length)) void h.release();
+    return messages.length;
+  }
+
+  #spawn(message: QueuedMessage, lane: 'normal' | 'backup', hold?: SlotHold): void {
     if (lane === 'normal') this.#normalInFlight++;
     else this.#backupInFlight++;
     const task = this.#process(message)
@@ -196,6 +233,8 @@ export class QueueRunner {
         // The lease runs out and the message is tried again: nothing is lost.
         this.#log.error({ event: 'queue.attempt_failed', id: message.id, error: errorText(err) }, 'delivery attempt failed unexpectedly; it will be retried when its lease expires');
       })
+      // The drain slot is free before the runner is woken to claim with it.
+      .then(() => hold?.release())
       .finally(() => {
         if (lane === 'normal') this.#normalInFlight--;
         else this.#backupInFlight--;
@@ -308,6 +347,13 @@ export class QueueRunner {
 
   async #waitForDrainToken(): Promise<void> {
     const rate = this.#o.backup.drainRate;
+    if (this.#o.cluster !== undefined) {
+      // The cluster's pace: every node's forwards spaced 1/rate apart. A store error fails this
+      // attempt temporarily (the message is held and tried again), never sends unpaced.
+      const wait = await this.#o.cluster.pace(DRAIN_KEY, 1000 / rate);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      return;
+    }
     // Pacing is about real sending speed, so it runs on the monotonic clock, not the injected one.
     for (;;) {
       const now = performance.now();

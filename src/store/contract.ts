@@ -1022,5 +1022,81 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.nextAttemptAt(), null);
       });
     });
+    describe('cluster-wide slots and pacing', () => {
+      const slot = (s: Store, owner: string, more: { key?: string; limit?: number; now?: number; leaseMs?: number } = {}) =>
+        s.acquireSlot({ key: more.key ?? 'smtp:192.0.2.1|25', limit: more.limit ?? 2, owner, now: more.now ?? T0, leaseMs: more.leaseMs ?? 60_000 });
+
+      test('hands out slots 0 .. limit - 1 of a key and refuses the next while their leases live', async (s) => {
+        const got = [await slot(s, 'a'), await slot(s, 'b')];
+        assert.deepEqual([...got].sort(), [0, 1]);
+        assert.equal(await slot(s, 'c'), null, 'the limit is reached');
+        assert.equal(await slot(s, 'c', { now: T0 + 59_999 }), null, 'still live a moment before the lease ends');
+        assert.notEqual(await slot(s, 'c', { key: 'smtp:192.0.2.2|25' }), null, 'another key has its own slots');
+        assert.equal(await slot(s, 'c', { key: 'pop3:a@x.test', limit: 1 }), 0);
+        assert.equal(await slot(s, 'd', { key: 'pop3:a@x.test', limit: 1 }), null, 'a limit of one is a lock');
+      });
+
+      test('takes over a slot whose lease ran out, and the old holder can no longer free it', async (s) => {
+        const old = await slot(s, 'dead', { limit: 1, leaseMs: 1000 });
+        assert.equal(old, 0);
+        assert.equal(await slot(s, 'new', { limit: 1, now: T0 + 1000 }), 0, 'expired at now + leaseMs');
+        assert.equal(await s.releaseSlot({ key: 'smtp:192.0.2.1|25', slot: 0, owner: 'dead' }), false);
+        assert.equal(await slot(s, 'third', { limit: 1, now: T0 + 1001 }), null, 'the new holder keeps it');
+      });
+
+      test('renews every slot of an owner and only those', async (s) => {
+        await slot(s, 'a', { key: 'k1', limit: 1, leaseMs: 1000 });
+        await slot(s, 'a', { key: 'k2', limit: 1, leaseMs: 1000 });
+        await slot(s, 'b', { key: 'k3', limit: 1, leaseMs: 1000 });
+        assert.equal(await s.renewSlots({ owner: 'a', now: T0 + 900, leaseMs: 1000 }), 2);
+        assert.equal(await slot(s, 'x', { key: 'k1', limit: 1, now: T0 + 1500 }), null, 'renewed: still held');
+        assert.equal(await slot(s, 'x', { key: 'k2', limit: 1, now: T0 + 1500 }), null);
+        assert.equal(await slot(s, 'x', { key: 'k3', limit: 1, now: T0 + 1500 }), 0, 'not renewed: taken over');
+      });
+
+      test('releases one slot of its owner, freeing it for the next', async (s) => {
+        const a = await slot(s, 'a', { limit: 1 });
+        assert.equal(a, 0);
+        assert.equal(await s.releaseSlot({ key: 'smtp:192.0.2.1|25', slot: 0, owner: 'other' }), false, 'only the holder frees it');
+        assert.equal(await slot(s, 'b', { limit: 1 }), null);
+        assert.equal(await s.releaseSlot({ key: 'smtp:192.0.2.1|25', slot: 0, owner: 'a' }), true);
+        assert.equal(await s.releaseSlot({ key: 'smtp:192.0.2.1|25', slot: 0, owner: 'a' }), false);
+        assert.equal(await slot(s, 'b', { limit: 1 }), 0);
+      });
+
+      test('releases the slots of a crashed process of the same node, and only those', async (s) => {
+        await slot(s, 'node1/100', { key: 'k1', limit: 1 });
+        await slot(s, 'node1/200', { key: 'k2', limit: 1 });
+        await slot(s, 'node10_x/300', { key: 'k3', limit: 1 });
+        assert.equal(await s.releaseSlots({ ownerPrefix: 'node1/', except: 'node1/200' }), 1);
+        assert.equal(await slot(s, 'node1/200', { key: 'k1', limit: 1 }), 0, 'the dead process\'s slot is free');
+        assert.equal(await slot(s, 'y', { key: 'k2', limit: 1 }), null, 'the current process keeps its own');
+        assert.equal(await slot(s, 'y', { key: 'k3', limit: 1 }), null, '_ and % in names are not wildcards');
+      });
+
+      test('counts a slot above a lowered limit as held', async (s) => {
+        await slot(s, 'a', { limit: 3 });
+        await slot(s, 'b', { limit: 3 });
+        const c = await slot(s, 'c', { limit: 3 });
+        assert.equal(c, 2);
+        assert.equal(await s.releaseSlot({ key: 'smtp:192.0.2.1|25', slot: 0, owner: 'a' }), true);
+        assert.equal(await slot(s, 'd', { limit: 2 }), null, 'b and c still hold two connections');
+      });
+
+      test('spaces the starts of a paced key intervalMs apart, never earlier than now', async (s) => {
+        const pace = (now: number, key = 'backup-drain') => s.reservePace({ key, intervalMs: 250, now });
+        assert.equal(await pace(T0), T0, 'the first may start at once');
+        assert.equal(await pace(T0), T0 + 250);
+        assert.equal(await pace(T0 + 10), T0 + 500, 'queued behind the earlier reservations');
+        assert.equal(await pace(T0 + 100, 'other'), T0 + 100, 'keys are paced apart');
+        assert.equal(await pace(T0 + 5000), T0 + 5000, 'an idle key does not save up a burst');
+        assert.equal(await pace(T0 + 5000), T0 + 5250);
+      });
+
+      test('refuses an empty key or a limit below one, naming it', async (s) => {
+        await rejectsWith(s.acquireSlot({ key: '', limit: 1, owner: 'a', now: T0, leaseMs: 1 }), StoreErrorCode.Invalid);
+        await rejectsWith(s.acquireSlot({ key: 'k', limit: 0, owner: 'a', now: T0, leaseMs: 1 }), StoreErrorCode.Invalid);
+      });
+    });
   });
 }

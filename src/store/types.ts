@@ -430,6 +430,32 @@ export interface QueueStore {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cluster-wide limits (delivery_slots, delivery_pace): what every node sharing the database counts
+// against, so a per-destination connection limit, a backup drain's concurrency and rate, and a
+// POP3 maildrop lock hold across nodes and not per node.
+
+export interface SlotStore {
+  /**
+   * Takes one of the `limit` slots (0 .. limit - 1) of `key` for `owner` until now + leaseMs: a
+   * free slot, or one whose lease ran out. The primary key (key, slot) decides between nodes
+   * asking at once. Returns the slot number, or null when every slot is held by a live lease.
+   */
+  acquireSlot(options: { key: string; limit: number; owner: string; now: number; leaseMs: number }): Promise<number | null>;
+  /** Extends every slot `owner` holds to now + leaseMs. Returns how many. */
+  renewSlots(options: { owner: string; now: number; leaseMs: number }): Promise<number>;
+  /** Gives back one slot, if `owner` still holds it (a lease taken over is not ours to free). */
+  releaseSlot(options: { key: string; slot: number; owner: string }): Promise<boolean>;
+  /** Frees the slots of owners named `ownerPrefix…` except `except` (as `releaseLeases`). Returns how many. */
+  releaseSlots(options: { ownerPrefix: string; except: string }): Promise<number>;
+  /**
+   * Reserves the next start of `key`, sends spaced `intervalMs` apart across every caller: the
+   * start is max(the key's next free time, now), and the next free time becomes start + intervalMs.
+   * Returns the start (on the caller's clock, which every node must share: wall time).
+   */
+  reservePace(options: { key: string; intervalMs: number; now: number }): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export interface WriteStats {
   /** Group-commit transactions committed. */
@@ -438,7 +464,7 @@ export interface WriteStats {
   writes: number;
 }
 
-export interface Store extends AccountStore, DomainStore, MailboxStore, QueueStore {
+export interface Store extends AccountStore, DomainStore, MailboxStore, QueueStore, SlotStore {
   /** Which engine, for logs. */
   readonly engine: string;
   writeStats(): WriteStats;

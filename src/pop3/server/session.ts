@@ -431,7 +431,7 @@ export class Pop3Session {
       return this.#loginFailed(result.locked ? Msg.LockedOut : Msg.BadLogin);
     }
     const address = result.address;
-    const release = this.#o.locks.acquire(address);
+    const release = await this.#o.locks.acquire(address);
     if (release === null) {
       this.#log.info({ user: address }, 'maildrop in use');
       return this.#send(Msg.InUse);

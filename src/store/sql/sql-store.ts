@@ -42,6 +42,7 @@ import { mailboxOps, normalizeFlags } from './mailbox-ops.ts';
 import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, toMailbox, type MailboxRow } from './mailbox-rows.ts';
 import { prepareQuery, type Bind } from './prepared.ts';
 import * as domainRows from './domain-rows.ts';
+import * as deliverySlots from './delivery-slots.ts';
 import type { Database, QueueMessagesTable, QueueRecipientsTable } from './tables.ts';
 
 export interface SqlCapabilities {
@@ -1151,6 +1152,34 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         .orderBy('queue_recipients.domain')
         .execute();
       return rows.map((r) => ({ domain: r.domain, count: num(r.n), oldestReceivedAt: num(r.oldest) }));
+    },
+
+    // ------------------------------------------------------------------------------------------
+    // Cluster-wide limits (delivery-slots.ts)
+
+    async acquireSlot(options) {
+      live();
+      return deliverySlots.acquireSlot(db, options);
+    },
+
+    async renewSlots(options) {
+      live();
+      return deliverySlots.renewSlots(db, options);
+    },
+
+    async releaseSlot(options) {
+      live();
+      return deliverySlots.releaseSlot(db, options);
+    },
+
+    async releaseSlots(options) {
+      live();
+      return deliverySlots.releaseSlots(db, options);
+    },
+
+    async reservePace(options) {
+      live();
+      return deliverySlots.reservePace(db, options);
     },
   };
   return store;

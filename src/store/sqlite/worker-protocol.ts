@@ -65,6 +65,11 @@ const callable: Record<CallableMethod, true> = {
   hold: true,
   release: true,
   countQueuedByDomain: true,
+  acquireSlot: true,
+  renewSlots: true,
+  releaseSlot: true,
+  releaseSlots: true,
+  reservePace: true,
 };
 
 export const callableMethods = Object.keys(callable) as CallableMethod[];

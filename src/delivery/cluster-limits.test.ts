@@ -1,0 +1,168 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { silentLogger } from '../core/logger.ts';
+import { openPostgresStore } from '../store/postgres/index.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
+import type { SmtpConnection } from '../smtp/client/index.ts';
+import type { Store } from '../store/types.ts';
+import { StoreClusterLimits } from './cluster-limits.ts';
+import { ConnectionPool } from './connection-pool.ts';
+
+function fakeConnection(onClose: () => void): SmtpConnection {
+  let open = true;
+  return {
+    capabilities: {} as SmtpConnection['capabilities'],
+    tls: false,
+    tlsFailure: null,
+    greeting: { code: 220, enhanced: null, lines: ['hi'] },
+    esmtp: true,
+    get open() {
+      return open;
+    },
+    send: () => Promise.reject(new Error('unused')),
+    verify: () => Promise.reject(new Error('unused')),
+    close: async () => {
+      if (open) onClose();
+      open = false;
+    },
+  };
+}
+
+describe('StoreClusterLimits', () => {
+  it('renews held slots on its timer, so another owner cannot take them over when the lease would have run out', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    let now = 1_800_000_000_000;
+    // Resolves after the first renewal made once the clock moved on.
+    let renewed: () => void = () => {};
+    const renewal = new Promise<void>((resolve) => (renewed = resolve));
+    const counting = Object.create(store) as Store;
+    counting.renewSlots = async (o) => {
+      const n = await store.renewSlots(o);
+      if (o.now > 1_800_000_000_000) renewed();
+      return n;
+    };
+    const limits = new StoreClusterLimits({ store: counting, owner: 'n1/a', ownerPrefix: 'n1/', logger: silentLogger, leaseMs: 1000, renewMs: 10, now: () => now });
+    try {
+      const hold = await limits.tryAcquire('k', 1);
+      assert.ok(hold);
+      now += 900;
+      await renewal;
+      assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'other', now: now + 500, leaseMs: 1000 }), null, 'renewed past the first lease');
+      await hold.release();
+      assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'other', now, leaseMs: 1000 }), 0, 'released');
+    } finally {
+      limits.close();
+      await store.close();
+    }
+  });
+
+  it('frees at start the slots of an earlier process of the same node', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    try {
+      await store.acquireSlot({ key: 'k', limit: 1, owner: 'n1/dead', now: Date.now(), leaseMs: 60_000 });
+      const limits = new StoreClusterLimits({ store, owner: 'n1/new', ownerPrefix: 'n1/', logger: silentLogger });
+      assert.equal(await limits.tryAcquire('k', 1), null, 'held by the dead process');
+      await limits.start();
+      const hold = await limits.tryAcquire('k', 1);
+      assert.ok(hold);
+      await hold.release();
+      limits.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('paces starts of a key across two owners', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    const now = 1_800_000_000_000;
+    try {
+      const a = new StoreClusterLimits({ store, owner: 'a', logger: silentLogger, now: () => now });
+      const b = new StoreClusterLimits({ store, owner: 'b', logger: silentLogger, now: () => now });
+      assert.deepEqual([await a.pace('drain', 200), await b.pace('drain', 200), await a.pace('drain', 200)], [0, 200, 400]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const url = process.env['POSTERN_TEST_PG'];
+
+if (url === undefined || url === '') {
+  it('three connection pools on one PostgreSQL store never exceed max_connections_per_host together', (t) => {
+    t.skip('POSTERN_TEST_PG not set: cluster-wide connection limits are not tested');
+  });
+} else {
+  const database = `postern_test_${randomBytes(6).toString('hex')}`;
+  const testUrl = (() => {
+    const u = new URL(url);
+    u.pathname = `/${database}`;
+    return u.toString();
+  })();
+  const admin = async (q: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(q);
+    } finally {
+      await c.end();
+    }
+  };
+  before(() => admin(`CREATE DATABASE ${database}`));
+  after(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+
+  describe('cluster limits on PostgreSQL', () => {
+    it('two stores acquiring at once never hand out more than the limit', async () => {
+      const stores = await Promise.all([0, 1].map(() => openPostgresStore({ url: testUrl, schema: 'slots', maxConnections: 6 })));
+      try {
+        const now = Date.now();
+        const got = await Promise.all(Array.from({ length: 40 }, (_, i) => (stores[i % 2] as Store).acquireSlot({ key: 'k', limit: 3, owner: `o${i}`, now, leaseMs: 60_000 })));
+        const slots = got.filter((g) => g !== null);
+        assert.equal(slots.length, 3, 'exactly the limit');
+        assert.deepEqual([...slots].sort(), [0, 1, 2]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('three connection pools on one store never have more than max_connections_per_host open together', async () => {
+      const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore({ url: testUrl, schema: 'pools', maxConnections: 4 })));
+      const limits = stores.map((store, i) => new StoreClusterLimits({ store, owner: `node${i}/p`, logger: silentLogger }));
+      let open = 0;
+      let peak = 0;
+      let opened = 0;
+      const pools = limits.map(
+        (cluster) =>
+          new ConnectionPool({
+            maxPerHost: 2,
+            idleMs: 5,
+            cluster,
+            clusterPollMaxMs: 50,
+            connect: async () => {
+              open++;
+              opened++;
+              peak = Math.max(peak, open);
+              return fakeConnection(() => open--);
+            },
+          }),
+      );
+      try {
+        // 60 "messages" across the three nodes, each holding its connection for a few turns.
+        await Promise.all(
+          Array.from({ length: 60 }, async (_, i) => {
+            const lease = await (pools[i % 3] as ConnectionPool).acquire('192.0.2.9', 25, 'mx');
+            await new Promise((r) => setTimeout(r, 2 + (i % 5)));
+            lease.release(i % 4 !== 0);
+          }),
+        );
+        assert.ok(peak <= 2, `at most 2 connections at once across the cluster, saw ${peak}`);
+        assert.ok(opened >= 2, 'connections were opened');
+      } finally {
+        await Promise.all(pools.map((p) => p.close()));
+        for (const l of limits) l.close();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  });
+}
