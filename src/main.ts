@@ -190,7 +190,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const owner = `${ownerPrefix}${osHostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
     // Several nodes share a PostgreSQL store: connection limits, backup drains and POP3 maildrop
     // locks are counted there, across all of them. One SQLite node keeps them in the process.
-    const cluster = config.storage.url !== null ? new StoreClusterLimits({ store, owner, ownerPrefix, logger }) : undefined;
+    const cluster = config.storage.url !== null ? new StoreClusterLimits({ store, owner, ownerPrefix, logger, leaseMs: config.delivery.slotLeaseMs, renewMs: Math.floor(config.delivery.slotLeaseMs / 3) }) : undefined;
     await cluster?.start();
     const pool = new ConnectionPool({
       maxPerHost: config.delivery.maxConnectionsPerHost,
@@ -210,7 +210,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     });
     // The config's [[domain]] tables and those added with `postern domain add` on any node.
     const domains = new DomainDirectory({ configured: config.domains, store, logger });
-    const initialDomains = await domains.load();
+    await domains.load();
     // Always built, even with no backup domain yet: one may be added while the node runs.
     const verifier = new BackupVerifier({
       mx,
@@ -222,12 +222,12 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       logger: logger.child({ component: 'backup-verify' }),
     });
     const newQueueId = createQueueIdGenerator();
-    const postmasterDomain = initialDomains.find((d) => d.role === 'primary')?.name ?? config.hostname;
     const deliveryLog = logger.child({ component: 'delivery' });
     const runner: QueueRunner = new QueueRunner({
       store,
       hostname: config.hostname,
-      postmaster: `postmaster@${postmasterDomain}`,
+      // The first primary domain as the node knows it now: one added while running counts.
+      postmaster: () => `postmaster@${domains.snapshot().find((d) => d.role === 'primary')?.name ?? config.hostname}`,
       owner,
       ownerPrefix,
       newQueueId,
@@ -241,10 +241,11 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       ...(cluster !== undefined ? { cluster } : {}),
       delivery: {
         local: (message, data, recipients) => deliverLocal({ store, owner, now: Date.now }, { sender: message.sender, data }, recipients),
-        async remote(message, data, domain, recipients, route): Promise<RecipientOutcome[]> {
+        async remote(message, data, domain, recipients, route, deadline): Promise<RecipientOutcome[]> {
           const walked = await walkMx(
             {
               domain,
+              deadline,
               message: {
                 sender: message.sender,
                 data,
@@ -342,7 +343,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       }
     } catch (err) {
       for (const server of servers) await server.close();
-      cluster?.close();
+      await cluster?.close();
       throw err;
     }
     runner.start();
@@ -368,7 +369,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         for (const server of servers) await server.close();
         await runner.stop();
         await pool.close();
-        cluster?.close();
+        await cluster?.close();
         await store.close();
       },
     };

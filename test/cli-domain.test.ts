@@ -96,7 +96,7 @@ describe('postern domain', () => {
     assert.match(again.stderr, /x\.test is already a primary domain \(postern domain role x\.test backup changes that\)/);
   });
 
-  it('refuses to remove a primary domain with accounts or aliases unless --force, and keeps them when forced', async () => {
+  it('refuses to remove a primary domain with accounts or aliases, or make it a backup domain, unless --force, and keeps them when forced', async () => {
     const n = node();
     assert.equal((await n.run(['domain', 'add', 'x.test'])).status, 0);
     assert.equal((await n.run(['account', 'add', 'ann@x.test', '--password', 'pw'])).status, 0);
@@ -104,6 +104,11 @@ describe('postern domain', () => {
     const refused = await n.run(['domain', 'remove', 'x.test']);
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /x\.test still has 1 account and 1 alias: mail to them would be refused once the domain is gone; remove them first, or add --force/);
+    const role = await n.run(['domain', 'role', 'x.test', 'backup']);
+    assert.equal(role.status, 1);
+    assert.match(role.stderr, /x\.test still has 1 account and 1 alias: as a backup domain its mail would be held and forwarded instead of filed for them; add --force/);
+    assert.equal((await n.run(['domain', 'role', 'x.test', 'backup', '--force'])).status, 0);
+    assert.equal((await n.run(['domain', 'role', 'x.test', 'primary'])).status, 0);
     const forced = await n.run(['domain', 'remove', 'x.test', '--force']);
     assert.equal(forced.status, 0, forced.stderr);
     assert.match(forced.stdout, /kept: 1 account and 1 alias of x\.test/);

@@ -117,11 +117,10 @@ describe('sendmail address lists', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-function node(extra = '') {
+function node(extra = '', domains = `[[domain]]\nname = "example.test"\nrole = "primary"\n[[domain]]\nname = "backup.test"\nrole = "backup"\n`) {
   const dir = tempDir('cli-sendmail');
   const config = writeConfig(
-    `hostname = "mx.example.test"\ndata_dir = ${JSON.stringify(join(dir, 'data'))}\n[log]\nlevel = "silent"\n${extra}` +
-      `[[domain]]\nname = "example.test"\nrole = "primary"\n[[domain]]\nname = "backup.test"\nrole = "backup"\n`,
+    `hostname = "mx.example.test"\ndata_dir = ${JSON.stringify(join(dir, 'data'))}\n[log]\nlevel = "silent"\n${extra}` + domains,
     dir,
   );
   // -v, so that sendmail says which queue id it gave (it is quiet without, as cron needs).
@@ -277,6 +276,16 @@ describe('postern sendmail', () => {
     const r = await n.run(['sendmail', '-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'root'], 'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> backup\n\nout\n');
     const { message } = await n.queued(r);
     assert.deepEqual(rcpts(message), [['admin@example.test', 'local']]);
+  });
+
+  it('qualifies a bare name with a primary domain kept in the store when the config file lists none', async () => {
+    const n = node('', '');
+    assert.equal((await n.run(['domain', 'add', 'stored.test'])).status, 0);
+    await n.accounts('admin@stored.test');
+    await n.run(['alias', 'add', 'root@stored.test', 'admin@stored.test']);
+    const { message } = await n.queued(await n.run(['sendmail', 'root'], 'Subject: x\n\nout\n'));
+    assert.deepEqual(rcpts(message), [['admin@stored.test', 'local']]);
+    assert.equal(message.sender, 'postmaster@stored.test', 'the default sender is postmaster@ that domain');
   });
 
   it('routes a backup domain\'s recipient to the hold, and expands aliases', async () => {

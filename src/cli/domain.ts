@@ -59,7 +59,7 @@ export async function domainAddCommand(name: string, options: { config?: string;
   });
 }
 
-export async function domainRoleCommand(name: string, roleText: string, options: { config?: string }, io: Io): Promise<number> {
+export async function domainRoleCommand(name: string, roleText: string, options: { config?: string; force?: boolean }, io: Io): Promise<number> {
   const domain = parseName(name, io);
   if (domain === null) return 1;
   const role = parseRole(roleText, io);
@@ -68,7 +68,15 @@ export async function domainRoleCommand(name: string, roleText: string, options:
     const inConfig = inConfigProblem(config.domains, domain, config.file, 'change its role');
     if (inConfig !== null) return fail(io, inConfig);
     const before = (await store.listDomains()).find((d) => d.name === domain);
-    if (before === undefined || !(await store.setDomainRole(domain, role))) return fail(io, `${domain} is not a domain in the store (postern domain list)`);
+    if (before === undefined) return fail(io, `${domain} is not a domain in the store (postern domain list)`);
+    if (before.role === 'primary' && role === 'backup' && options.force !== true) {
+      const { accounts, aliases } = await usersOf(store, domain);
+      // Their mail would be held and forwarded to the domain's MX hosts instead of filed here.
+      if (accounts + aliases > 0) {
+        return fail(io, `${domain} still has ${accounts} account${accounts === 1 ? '' : 's'} and ${aliases} alias${aliases === 1 ? '' : 'es'}: as a backup domain its mail would be held and forwarded instead of filed for them; add --force to change the role anyway`);
+      }
+    }
+    if (!(await store.setDomainRole(domain, role))) return fail(io, `${domain} is not a domain in the store (postern domain list)`);
     io.stdout.write(before.role === role ? `${domain} is a ${role} domain already\n` : `${domain} is now a ${role} domain (was ${before.role})\n`);
     return 0;
   });

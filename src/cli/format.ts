@@ -79,11 +79,6 @@ export function printJson(io: Io, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** The config's primary domains, in config order. */
-export function primaryDomains(config: Config): string[] {
-  return config.domains.filter((d) => d.role === 'primary').map((d) => d.name);
-}
-
 /**
  * Why `domain` cannot hold accounts or aliases on this node, or null when it is a primary domain
  * (`domains`: the node's, from the config file and the store).

@@ -114,8 +114,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .description("change a stored domain's role (a backup MX that becomes a primary, or back)")
     .argument('<domain>', 'a domain added with postern domain add')
     .argument('<role>', 'primary or backup')
+    .option('--force', 'make a primary domain with accounts or aliases a backup domain anyway (their mail is then held and forwarded)')
     .option('-c, --config <file>', CONFIG_HELP)
-    .action(async (name: string, role: string, opts: { config?: string }) => {
+    .action(async (name: string, role: string, opts: { config?: string; force?: boolean }) => {
       status = await domainRoleCommand(name, role, opts, io);
     });
   domain

@@ -21,9 +21,8 @@ import { foldHeaderField, unfoldHeader } from '../message/headers.ts';
 import { newMessageId, newQueueId } from '../message/message-id.ts';
 import { formatRfc5322Date } from '../message/received.ts';
 import { openConfiguredStore } from '../main.ts';
-import { mergeDomains } from '../delivery/domains.ts';
 import type { DsnRet, NewRecipient, Store } from '../store/types.ts';
-import { commandConfig, primaryDomains } from './format.ts';
+import { commandConfig, nodeDomains } from './format.ts';
 import { readStdin, type Io } from './io.ts';
 
 /** sysexits(3). */
@@ -344,23 +343,28 @@ const USAGE = `usage: postern sendmail [-f SENDER] [-F NAME] [-t] [-i] [-N NOTIF
   A recipient without a domain gets the default one ("root" is root@ the first primary domain).
 `;
 
+/** The node's first primary domain (config file first, then the store's), if any. */
+interface Origin {
+  hostname: string;
+  primary: string | undefined;
+}
+
 /** The domain for addresses written without one (Postfix's myorigin). */
-function defaultDomain(config: Config): string {
-  return primaryDomains(config)[0] ?? config.hostname;
+function defaultDomain(origin: Origin): string {
+  return origin.primary ?? origin.hostname;
 }
 
 /** The sender when -f is not given. */
-export function defaultSender(config: Config): string {
-  const primary = primaryDomains(config)[0];
-  return primary === undefined ? `root@${config.hostname}` : `postmaster@${primary}`;
+export function defaultSender(origin: Origin): string {
+  return origin.primary === undefined ? `root@${origin.hostname}` : `postmaster@${origin.primary}`;
 }
 
 /** "user" → "user@default.domain"; null when it is no usable address. */
-function qualify(address: string, config: Config): { local: string; domain: string } | null {
+function qualify(address: string, origin: Origin): { local: string; domain: string } | null {
   const a = address.trim().replace(/^<(.*)>$/, '$1');
   const at = a.lastIndexOf('@');
   const local = at < 0 ? a : a.slice(0, at);
-  const domain = at < 0 ? defaultDomain(config) : normalizeDomain(a.slice(at + 1));
+  const domain = at < 0 ? defaultDomain(origin) : normalizeDomain(a.slice(at + 1));
   if (local === '' || /[\s<>,;]/.test(local.replace(/^"[^"]*"$/, '')) || domainNameProblem(domain) !== null) return null;
   return { local, domain };
 }
@@ -385,11 +389,14 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
     return err(errorText(e), SendmailExit.Config);
   }
 
-  let sender = defaultSender(config);
+  // Domains added with `postern domain add` count as the config file's do.
+  const domains = await nodeDomains(config, io);
+  const origin: Origin = { hostname: config.hostname, primary: domains.find((d) => d.role === 'primary')?.name };
+  let sender = defaultSender(origin);
   if (o.sender !== null) {
     if (o.sender === '') sender = '';
     else {
-      const s = qualify(o.sender, config);
+      const s = qualify(o.sender, origin);
       if (s === null) return err(`-f ${o.sender}: not an address`, SendmailExit.Usage);
       sender = `${s.local}@${s.domain}`;
     }
@@ -411,7 +418,7 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
 
   const addresses: Array<{ local: string; domain: string; given: string }> = [];
   for (const w of wanted) {
-    const q = qualify(w.text, config);
+    const q = qualify(w.text, origin);
     if (q === null) return err(`${w.text}: not an address${w.fromHeader ? ' (in the message header)' : ''}`, w.fromHeader ? SendmailExit.DataErr : SendmailExit.Usage);
     addresses.push({ ...q, given: w.text });
   }
@@ -423,7 +430,6 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
     return err(`cannot open the store: ${errorText(e)}`, SendmailExit.TempFail);
   }
   try {
-    const domains = mergeDomains(config.domains, await store.listDomains()).domains;
     const recipients = new Map<string, NewRecipient>();
     const rejected: string[] = [];
     for (const a of addresses) {
@@ -446,7 +452,7 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
     const data = composeMessage({
       message,
       sender,
-      from: sender === '' ? defaultSender(config) : sender,
+      from: sender === '' ? defaultSender(origin) : sender,
       fullName: o.fullName,
       hostname: config.hostname,
       queueId: id,

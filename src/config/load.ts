@@ -86,6 +86,7 @@ export function parseConfig(text: string, file: string): Config {
     tls: c.tls.cert !== undefined && c.tls.key !== undefined ? { cert: resolve(dir, c.tls.cert), key: resolve(dir, c.tls.key) } : null,
     delivery: {
       maxConnectionsPerHost: c.delivery.max_connections_per_host,
+      slotLeaseMs: c.delivery.slot_lease,
       tls: c.delivery.tls,
       timeouts: {
         connectMs: c.delivery.connect_timeout,

@@ -154,7 +154,10 @@ export const fileSchema = z
       key: z.string().min(1).optional().describe('PEM private key of cert'),
     }).describe('The certificate every TLS listener presents (reloaded on SIGHUP)'),
     delivery: section({
-      max_connections_per_host: z.number().int().min(1).default(10).describe('outbound connections at once to one MX address'),
+      max_connections_per_host: z.number().int().min(1).default(10).describe('outbound connections at once to one MX address (all nodes together on PostgreSQL)'),
+      slot_lease: duration('30s')
+        .refine((ms) => ms >= 300, { message: 'must be at least 300ms: held slots are renewed every third of it' })
+        .describe("on PostgreSQL: how long a node's hold on a connection, drain lane or POP3 maildrop lasts unless renewed (every third of it): a node that dies blocks them this long"),
       tls: z.enum(['opportunistic', 'none', 'required']).default('opportunistic').describe('STARTTLS when offered (certificates not checked, RFC 7435), never, or always'),
       // RFC 5321 §4.5.3.2 minimum timeouts, per stage of the client's transaction.
       connect_timeout: duration('30s').describe('waiting for a TCP connection'),
@@ -267,6 +270,7 @@ export interface Config {
   tls: { cert: string; key: string } | null;
   delivery: {
     maxConnectionsPerHost: number;
+    slotLeaseMs: number;
     tls: 'opportunistic' | 'none' | 'required';
     timeouts: { connectMs: number; greetingMs: number; commandMs: number; dataMs: number; dataBlockMs: number; dataEndMs: number };
   };

@@ -2,13 +2,22 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { silentLogger } from '../core/logger.ts';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../core/logger.ts';
 import { openPostgresStore } from '../store/postgres/index.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import type { SmtpConnection } from '../smtp/client/index.ts';
 import type { Store } from '../store/types.ts';
 import { StoreClusterLimits } from './cluster-limits.ts';
 import { ConnectionPool } from './connection-pool.ts';
+
+async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`not true within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 function fakeConnection(onClose: () => void): SmtpConnection {
   let open = true;
@@ -39,9 +48,9 @@ describe('StoreClusterLimits', () => {
     const renewal = new Promise<void>((resolve) => (renewed = resolve));
     const counting = Object.create(store) as Store;
     counting.renewSlots = async (o) => {
-      const n = await store.renewSlots(o);
+      const renewedOwners = await store.renewSlots(o);
       if (o.now > 1_800_000_000_000) renewed();
-      return n;
+      return renewedOwners;
     };
     const limits = new StoreClusterLimits({ store: counting, owner: 'n1/a', ownerPrefix: 'n1/', logger: silentLogger, leaseMs: 1000, renewMs: 10, now: () => now });
     try {
@@ -53,7 +62,48 @@ describe('StoreClusterLimits', () => {
       await hold.release();
       assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'other', now, leaseMs: 1000 }), 0, 'released');
     } finally {
-      limits.close();
+      await limits.close();
+      await store.close();
+    }
+  });
+
+  it('a hold whose lease ran out is reported lost, and its release frees nobody else\'s slot (not even a later hold of this process)', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    let now = 1_800_000_000_000;
+    let failing = true;
+    let renewedOk: () => void = () => {};
+    const renewal = new Promise<void>((resolve) => (renewedOk = resolve));
+    const flaky = Object.create(store) as Store;
+    flaky.renewSlots = async (o) => {
+      if (failing) throw new Error('database unreachable');
+      const r = await store.renewSlots(o);
+      renewedOk();
+      return r;
+    };
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) });
+    const limits = new StoreClusterLimits({ store: flaky, owner: 'n1/a', logger, leaseMs: 1000, renewMs: 10, now: () => now });
+    try {
+      const first = await limits.tryAcquire('k', 1);
+      assert.ok(first);
+      now += 1500;
+      // The lease ran out while renewals failed: this process takes the slot again for a new hold.
+      const second = await limits.tryAcquire('k', 1);
+      assert.ok(second, 'the expired slot is taken over');
+      await first.release();
+      assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'other', now, leaseMs: 1000 }), null, 'the first hold\'s release left the second hold\'s row alone');
+      await second.release();
+      const third = await limits.tryAcquire('k', 1);
+      assert.ok(third);
+      now += 1500;
+      assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'other', now, leaseMs: 60_000 }), 0, 'another node takes the expired slot');
+      failing = false;
+      await renewal;
+      await eventuallyTrue(() => lines.some((l) => l.includes('"event":"cluster.slot_lost"') && l.includes('"key":"k"')));
+      await third.release();
+      assert.equal(await store.acquireSlot({ key: 'k', limit: 1, owner: 'another', now, leaseMs: 1000 }), null, 'the lost hold\'s release did not free the other node\'s slot');
+    } finally {
+      await limits.close();
       await store.close();
     }
   });
@@ -68,7 +118,7 @@ describe('StoreClusterLimits', () => {
       const hold = await limits.tryAcquire('k', 1);
       assert.ok(hold);
       await hold.release();
-      limits.close();
+      await limits.close();
     } finally {
       await store.close();
     }
@@ -160,7 +210,7 @@ if (url === undefined || url === '') {
         assert.ok(opened >= 2, 'connections were opened');
       } finally {
         await Promise.all(pools.map((p) => p.close()));
-        for (const l of limits) l.close();
+        for (const l of limits) await l.close();
         await Promise.all(stores.map((s) => s.close()));
       }
     });

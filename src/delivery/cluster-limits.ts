@@ -30,8 +30,15 @@ export class StoreClusterLimits implements ClusterLimits {
   readonly #renewMs: number;
   readonly #now: () => number;
   readonly #log: Logger;
-  /** Slots held now, so that renewal runs only while there is something to renew. */
-  #held = 0;
+  /**
+   * The slots held now, by the owner name of each hold: every hold has a name of its own
+   * (`owner#n`), so a release can only ever free its own row, even one this process took again
+   * after its lease had run out.
+   */
+  readonly #held = new Map<string, { key: string; slot: number }>();
+  /** Releases on their way to the store, awaited by close so no row outlives a clean stop. */
+  readonly #releasing = new Set<Promise<void>>();
+  #seq = 0;
   #timer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
@@ -56,38 +63,53 @@ export class StoreClusterLimits implements ClusterLimits {
   }
 
   async tryAcquire(key: string, limit: number): Promise<SlotHold | null> {
-    if (this.#closed) throw new Error('cluster limits are closed');
-    const slot = await this.#o.store.acquireSlot({ key, limit, owner: this.#o.owner, now: this.#now(), leaseMs: this.#leaseMs });
+    if (this.#closed) throw new Error(`cluster limits are closed: no slot of ${key} is taken while the node stops`);
+    const owner = `${this.#o.owner}#${++this.#seq}`;
+    const slot = await this.#o.store.acquireSlot({ key, limit, owner, now: this.#now(), leaseMs: this.#leaseMs });
     if (slot === null) return null;
-    this.#held++;
+    this.#held.set(owner, { key, slot });
     this.#startRenewing();
     let released = false;
     return {
-      release: async () => {
-        if (released) return;
+      release: () => {
+        if (released) return Promise.resolve();
         released = true;
-        this.#held--;
-        if (this.#held === 0) this.#stopRenewing();
-        try {
-          await this.#o.store.releaseSlot({ key, slot, owner: this.#o.owner });
-        } catch (err) {
-          this.#log.warn({ event: 'cluster.release_failed', key, slot, error: errorText(err) }, 'could not free a slot; it comes free when its lease runs out');
-        }
+        this.#held.delete(owner);
+        if (this.#held.size === 0) this.#stopRenewing();
+        const done = this.#o.store.releaseSlot({ key, slot, owner }).then(
+          () => undefined,
+          (err: unknown) => {
+            this.#log.warn({ event: 'cluster.release_failed', key, slot, error: errorText(err) }, `could not free slot ${slot} of ${key}; it comes free when its lease runs out`);
+          },
+        );
+        this.#releasing.add(done);
+        void done.finally(() => this.#releasing.delete(done));
+        return done;
       },
     };
   }
 
   async pace(key: string, intervalMs: number): Promise<number> {
-    if (this.#closed) throw new Error('cluster limits are closed');
+    if (this.#closed) throw new Error(`cluster limits are closed: no start of ${key} is reserved while the node stops`);
     const now = this.#now();
     const start = await this.#o.store.reservePace({ key, intervalMs, now });
-    return Math.max(0, start - now);
+    const wait = Math.max(0, start - now);
+    // The starts are reserved on each node's wall clock: a node whose clock runs ahead pushes the
+    // key's next start into the future for all. A wait no queue of honest reservations explains
+    // is cut short (the rate is exceeded for a while rather than the drain stalled) and logged.
+    const bound = Math.max(60_000, intervalMs * 100);
+    if (wait > bound) {
+      this.#log.warn({ event: 'cluster.pace_skew', key, waitMs: wait, boundMs: bound }, `the next start of ${key} is ${Math.round(wait / 1000)} s away: a node's clock may run ahead (keep node clocks in sync with NTP); waiting ${Math.round(bound / 1000)} s instead`);
+      return bound;
+    }
+    return wait;
   }
 
-  /** Stops renewing. Slots still held run out with their leases (their holders are closing). */
-  close(): void {
+  /** Stops renewing and waits for releases under way. Slots still held run out with their leases. */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#stopRenewing();
+    await Promise.all([...this.#releasing]);
   }
 
   #startRenewing(): void {
@@ -103,8 +125,18 @@ export class StoreClusterLimits implements ClusterLimits {
   }
 
   async #renew(): Promise<void> {
+    const owners = [...this.#held.keys()];
+    if (owners.length === 0) return;
     try {
-      await this.#o.store.renewSlots({ owner: this.#o.owner, now: this.#now(), leaseMs: this.#leaseMs });
+      const renewed = new Set(await this.#o.store.renewSlots({ owners, now: this.#now(), leaseMs: this.#leaseMs }));
+      for (const owner of owners) {
+        const hold = this.#held.get(owner);
+        if (renewed.has(owner) || hold === undefined) continue;
+        // Its lease ran out (renewals failed for longer than leaseMs) and it may be another
+        // node's now: the limit may be exceeded until this hold is released. Said once.
+        this.#held.delete(owner);
+        this.#log.error({ event: 'cluster.slot_lost', key: hold.key, slot: hold.slot }, `lost slot ${hold.slot} of ${hold.key}: its lease ran out before it was renewed, so another node may hold it too until this connection or session ends`);
+      }
     } catch (err) {
       // The next tick tries again; a lease lasts several ticks.
       this.#log.warn({ event: 'cluster.renew_failed', error: errorText(err) }, 'could not renew held slots');

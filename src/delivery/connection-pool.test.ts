@@ -130,7 +130,50 @@ describe('ConnectionPool with cluster limits', () => {
     const lb = await b;
     assert.equal(lb.connection, a.connection, 'the idle connection, not a second slot');
     lb.release(false);
+    await new Promise((r) => setTimeout(r, 5)); // the slot goes back once the connection closed
     assert.equal(state.held.size, 0);
+    await pool.close();
+  });
+
+  it('wakes a waiter parked on the local limit when another waiter takes an idle connection instead of its place', async () => {
+    const { cluster, state } = fakeCluster(2);
+    state.taken = 1; // another node holds one of the two slots
+    const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 2, idleMs: 10_000, cluster, clusterPollMaxMs: 20 });
+    const first = await pool.acquire('127.0.0.1', 25, 'mx');
+    // Holds the second local place while it polls for a cluster slot.
+    const polling = pool.acquire('127.0.0.1', 25, 'mx');
+    await new Promise((r) => setTimeout(r, 10));
+    // Parked on the local limit: only a wake-up makes it look again.
+    let parkedDone = false;
+    const parked = pool.acquire('127.0.0.1', 25, 'mx').then((l) => ((parkedDone = true), l));
+    await new Promise((r) => setTimeout(r, 10));
+    first.release(true);
+    const reused = await polling;
+    assert.equal(reused.connection, first.connection, 'the poller took the idle connection');
+    state.taken = 0; // the other node let go: the parked waiter can now have a slot of its own
+    const until = Date.now() + 5000;
+    while (!parkedDone && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(parkedDone, true, 'the parked waiter was woken and got a connection while the first lease is still out');
+    (await parked).release(false);
+    reused.release(false);
+    await pool.close();
+  });
+
+  it('gives a cluster slot back only once its connection has closed (QUIT answered)', async () => {
+    const { cluster, state } = fakeCluster(1);
+    let finishClose: () => void = () => {};
+    const slowClose = fakeConnection();
+    slowClose.close = () => {
+      slowClose.closed = true;
+      return new Promise<void>((resolve) => (finishClose = resolve));
+    };
+    const pool = new ConnectionPool({ connect: async () => slowClose, maxPerHost: 1, idleMs: 10_000, cluster });
+    (await pool.acquire('127.0.0.1', 25, 'mx')).release(false);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(state.held.size, 1, 'still held while the connection says QUIT');
+    finishClose();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(state.held.size, 0, 'given back once closed');
     await pool.close();
   });
 
@@ -138,9 +181,10 @@ describe('ConnectionPool with cluster limits', () => {
     const { cluster, state } = fakeCluster(1);
     const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 1, idleMs: 10, cluster });
     state.fail = true;
-    await assert.rejects(pool.acquire('127.0.0.1', 25, 'mx'), /no connection slot for 127\.0\.0\.1 port 25: the store did not answer/);
+    await assert.rejects(pool.acquire('127.0.0.1', 25, 'mx'), /no connection slot for 127\.0\.0\.1 port 25: could not ask the store \(connection to the database lost\)/);
     state.fail = false;
     (await pool.acquire('127.0.0.1', 25, 'mx')).release(false);
+    await new Promise((r) => setTimeout(r, 5));
     assert.equal(state.held.size, 0);
     await pool.close();
   });

@@ -69,10 +69,15 @@ export class ConnectionPool {
         clearTimeout(host.timers.get(idle));
         host.timers.delete(idle);
         if (idle.open) {
-          if (reserved) host.open--;
+          if (reserved) {
+            // The place we held while asking for a slot is free again: someone parked on the
+            // local limit may take it.
+            host.open--;
+            host.waiters.shift()?.();
+          }
           return this.#lease(host, idle);
         }
-        void this.#gone(host, idle);
+        void this.#gone(host, idle, Promise.resolve());
         continue;
       }
       if (!reserved) {
@@ -92,7 +97,7 @@ export class ConnectionPool {
         host.waiters.shift()?.();
         // Thrown like a refused connection: the MX walk tries the next address, and the message
         // stays queued for a later attempt; going over the limit is not an option.
-        throw new Error(`no connection slot for ${address} port ${port}: the store did not answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+        throw new Error(`no connection slot for ${address} port ${port}: could not ask the store (${err instanceof Error ? err.message : String(err)})`, { cause: err });
       }
       if (slot !== null) break;
       // Every slot is held: by other nodes (poll, backing off), or by us (a release wakes us).
@@ -135,14 +140,20 @@ export class ConnectionPool {
     });
   }
 
-  /** A connection is closed: its place here and its cluster slot are free. */
-  #gone(host: HostState, connection: SmtpConnection): Promise<void> {
+  /**
+   * A connection is closing: its place here is free at once, its cluster slot once `closed`
+   * settles (QUIT answered, socket gone), so no other node opens one while it still stands.
+   */
+  #gone(host: HostState, connection: SmtpConnection, closed: Promise<void>): Promise<void> {
     host.open--;
     const slot = host.slots.get(connection);
     if (slot === undefined) return Promise.resolve();
     host.slots.delete(connection);
     // Whoever waits for a cluster slot asks again once the row is gone, not before.
-    return slot.release().then(() => host.waiters.shift()?.());
+    return closed
+      .catch(() => undefined)
+      .then(() => slot.release())
+      .then(() => host.waiters.shift()?.());
   }
 
   #lease(host: HostState, connection: SmtpConnection): Lease {
@@ -158,15 +169,13 @@ export class ConnectionPool {
             const i = host.idle.indexOf(connection);
             if (i >= 0) host.idle.splice(i, 1);
             host.timers.delete(connection);
-            void this.#gone(host, connection);
-            void connection.close();
+            void this.#gone(host, connection, connection.close());
             host.waiters.shift()?.();
           }, this.#options.idleMs);
           timer.unref();
           host.timers.set(connection, timer);
         } else {
-          void this.#gone(host, connection);
-          void connection.close();
+          void this.#gone(host, connection, connection.close());
         }
         host.waiters.shift()?.();
       },
@@ -180,7 +189,7 @@ export class ConnectionPool {
     for (const host of this.#hosts.values()) {
       for (const t of host.timers.values()) clearTimeout(t);
       for (const c of host.idle) {
-        closing.push(c.close(), this.#gone(host, c));
+        closing.push(this.#gone(host, c, c.close()));
       }
       host.idle = [];
       for (const w of host.waiters.splice(0)) w();

@@ -27,6 +27,12 @@ export interface WalkRecipient {
 
 export interface WalkRequest {
   domain: string;
+  /**
+   * No transaction starts at or after this (epoch ms, on `deps.now`): the caller's claim on the
+   * message ends soon after. A connection that comes free later is handed back, and every
+   * recipient comes back `abandoned`.
+   */
+  deadline?: number;
   message: Omit<OutboundMessage, 'recipients'>;
   recipients: WalkRecipient[];
 }
@@ -36,6 +42,7 @@ export interface WalkDeps {
   port: number;
   pool: ConnectionPool;
   logger: Logger;
+  now?: () => number;
 }
 
 export interface WalkResult {
@@ -85,6 +92,24 @@ export async function walkMx(request: WalkRequest, deps: WalkDeps): Promise<Walk
         continue;
       }
       const remoteMta = target.host;
+      if (request.deadline !== undefined && (deps.now ?? Date.now)() >= request.deadline) {
+        // Waiting for a connection (the host's limit, cluster-wide) outlasted our claim: sending
+        // now could duplicate what another node sends after claiming the message in turn.
+        lease.release(true);
+        log.info({ event: 'delivery.mx.abandoned', domain: request.domain, host: target.host, address }, 'the claim on the message ran out while waiting for a connection; not sending');
+        return {
+          plan,
+          outcomes: request.recipients.map((x) => ({
+            recipientId: x.id,
+            outcome: 'temporary',
+            status: '4.4.5',
+            reply: `451 4.4.5 no connection to ${target.host} came free before this node's claim on the message ran out; left for the next claim`,
+            remoteMta: null,
+            abandoned: true,
+          })),
+          attempts: [...attempts, { host: target.host, address, error: 'claim ran out while waiting for a connection' }],
+        };
+      }
       try {
         const result = await lease.connection.send({
           ...request.message,

@@ -16,4 +16,10 @@ export interface RecipientOutcome {
    * (final delivery into a mailbox): the runner must not record it again.
    */
   recorded?: boolean;
+  /**
+   * The attempt was never made: this node's claim ran out (or was about to) before a connection
+   * was free, so another node may hold the recipient now. Nothing is recorded: the recipient stays
+   * as it was, due for whoever claims it next, without an attempt counted against it.
+   */
+  abandoned?: boolean;
 }

@@ -32,7 +32,7 @@ describe('QueueRunner', () => {
   let store: Store;
   let now: number;
   let script: Script;
-  let calls: Array<{ id: string; route: string; to: string[] }>;
+  let calls: Array<{ id: string; route: string; to: string[]; deadline?: number }>;
   let runner: QueueRunner;
   let ids: number;
 
@@ -47,8 +47,8 @@ describe('QueueRunner', () => {
         calls.push({ id: m.id, route: 'local', to: rs.map((r) => r.address) });
         return rs.map((r) => ({ recipientId: r.id, ...script(r, 'local') }));
       },
-      remote: async (m, _data, _domain, rs, route) => {
-        calls.push({ id: m.id, route, to: rs.map((r) => r.address) });
+      remote: async (m, _data, _domain, rs, route, deadline) => {
+        calls.push({ id: m.id, route, to: rs.map((r) => r.address), deadline });
         return rs.map((r) => ({ recipientId: r.id, ...script(r, route) }));
       },
       route: async (address) => [{ address, domain: address.split('@')[1] ?? '', route: 'remote' }],
@@ -75,6 +75,23 @@ describe('QueueRunner', () => {
     await store.enqueue(message('m1', ['bob@local.test', 'carol@far.test']));
     assert.equal(await runner.runOnce(), 1);
     assert.deepEqual(calls.map((c) => c.route).sort(), ['local', 'remote']);
+    assert.equal(await store.getQueued('m1'), null);
+  });
+
+  it('gives remote delivery a deadline inside its claim, and records nothing for an attempt abandoned at it', async () => {
+    await store.enqueue(message('m1', ['carol@far.test']));
+    script = () => ({ outcome: 'temporary', status: '4.4.5', reply: '451 4.4.5 claim ran out', remoteMta: null, abandoned: true });
+    assert.equal(await runner.runOnce(), 1);
+    // Claimed at T0 for the default 30 minutes; the last minute is kept for the transaction itself.
+    assert.equal(calls[0]?.deadline, T0 + 29 * MIN);
+    const r = (await store.getQueued('m1'))?.recipients[0];
+    assert.equal(r?.state, 'queued');
+    assert.equal(r?.attempts, 0, 'no attempt counted');
+    assert.equal(r?.lastReply, null);
+    assert.equal(r?.leaseUntil, T0 + 30 * MIN, 'left claimed until the lease ends, then free for anyone');
+    now = T0 + 30 * MIN;
+    script = ok;
+    assert.equal(await runner.runOnce(), 1, 'claimed again once the lease ran out');
     assert.equal(await store.getQueued('m1'), null);
   });
 
@@ -283,7 +300,7 @@ describe('QueueRunner with cluster limits', () => {
     assert.equal(forwards, 0, 'not sent unpaced');
     const r = (await store.getQueued('h1'))?.recipients[0];
     assert.equal(r?.state, 'queued', 'still held, to be tried again');
-    assert.match(r?.lastReply ?? '', /^451 4\.3\.0 delivery error: database unreachable/);
+    assert.match(r?.lastReply ?? '', /^451 4\.3\.0 delivery error: could not reserve the next backup-drain start in the store: database unreachable/);
     assert.equal(state.held.get('backup-drain'), 0);
   });
 });

@@ -24,8 +24,12 @@ import { delayNoticeDue, nextAttempt } from './schedule.ts';
 export interface RunnerDelivery {
   /** Recipients of one message on the local route. */
   local(message: QueuedMessage, data: Uint8Array, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]>;
-  /** Recipients of one message in one domain, on the remote or backup route. */
-  remote(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[], route: 'remote' | 'backup'): Promise<RecipientOutcome[]>;
+  /**
+   * Recipients of one message in one domain, on the remote or backup route. No transaction may
+   * start at or after `deadline` (epoch ms): this node's claim ends soon after, and another node
+   * could then send the message as well; such recipients come back `abandoned`.
+   */
+  remote(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[], route: 'remote' | 'backup', deadline: number): Promise<RecipientOutcome[]>;
   /** Where a notice to `address` goes; null when nowhere (it is then logged and dropped). */
   route(address: string): Promise<NewRecipient[] | null>;
 }
@@ -36,7 +40,8 @@ export interface QueueRunnerOptions {
   /** Reporting MTA of our notices. */
   hostname: string;
   /** Where a bounce that could not be delivered goes. */
-  postmaster: string;
+  /** Where a bounce that cannot be delivered goes; a function when it may change while running. */
+  postmaster: string | (() => string);
   /** Names our leases; unique per process, and starting with `ownerPrefix`. */
   owner: string;
   /**
@@ -306,7 +311,7 @@ export class QueueRunner {
           try {
             if (g.route === 'local') return await this.#o.delivery.local(message, data, g.recipients);
             if (g.route === 'backup') return await this.#forwardBackup(message, data, g.domain, g.recipients);
-            return await this.#o.delivery.remote(message, data, g.domain, g.recipients, 'remote');
+            return await this.#o.delivery.remote(message, data, g.domain, g.recipients, 'remote', this.#deadline(g.recipients));
           } catch (err) {
             return g.recipients.map((r): RecipientOutcome => ({ recipientId: r.id, outcome: 'temporary', status: '4.3.0', reply: `451 4.3.0 delivery error: ${errorText(err)}`, remoteMta: null }));
           }
@@ -316,13 +321,23 @@ export class QueueRunner {
     await this.#settle(message, data, due, outcomes);
   }
 
+  /**
+   * The last moment a transaction for these recipients may start: the end of our claim, less a
+   * margin for the transaction itself (a tenth of the lease, at most a minute), since another
+   * node may claim them from the lease's end on.
+   */
+  #deadline(recipients: readonly QueuedRecipient[]): number {
+    const until = Math.min(...recipients.map((r) => r.leaseUntil ?? Infinity));
+    return until - Math.min(60_000, this.#leaseMs / 10);
+  }
+
   async #forwardBackup(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]> {
     const downUntil = this.#down.get(domain);
     if (downUntil !== undefined && downUntil > this.#now()) {
       return recipients.map((r) => ({ recipientId: r.id, outcome: 'temporary', status: '4.4.1', reply: r.lastReply ?? `451 4.4.1 the primary MX hosts of ${domain} are not answering; next probe soon`, remoteMta: null }));
     }
     await this.#takeDrainToken();
-    const outcomes = await this.#o.delivery.remote(message, data, domain, recipients, 'backup');
+    const outcomes = await this.#o.delivery.remote(message, data, domain, recipients, 'backup', this.#deadline(recipients));
     if (outcomes.length > 0 && outcomes.every((o) => o.outcome === 'temporary' && o.status === '4.4.1')) {
       this.#down.set(domain, this.#now() + this.#o.backup.probeIntervalMs);
       this.#log.info({ event: 'queue.backup.primary_down', domain }, 'primary MX hosts not answering: holding mail until the next probe');
@@ -350,7 +365,12 @@ export class QueueRunner {
     if (this.#o.cluster !== undefined) {
       // The cluster's pace: every node's forwards spaced 1/rate apart. A store error fails this
       // attempt temporarily (the message is held and tried again), never sends unpaced.
-      const wait = await this.#o.cluster.pace(DRAIN_KEY, 1000 / rate);
+      let wait: number;
+      try {
+        wait = await this.#o.cluster.pace(DRAIN_KEY, 1000 / rate);
+      } catch (err) {
+        throw new Error(`could not reserve the next ${DRAIN_KEY} start in the store: ${errorText(err)}`, { cause: err });
+      }
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       return;
     }
@@ -380,6 +400,10 @@ export class QueueRunner {
       if (r === undefined) continue;
       const base = { finalRecipient: r.address, ...(r.orcpt !== null ? { originalRecipient: r.orcpt } : {}), ...(o.remoteMta !== null ? { remoteMta: o.remoteMta } : {}), diagnosticCode: o.reply, lastAttemptDate: new Date(now) };
       if (o.recorded === true && o.outcome !== 'delivered') continue;
+      if (o.abandoned === true) {
+        this.#log.info({ event: 'queue.attempt_abandoned', id: message.id, recipient: r.address, reply: o.reply }, 'attempt not made: the claim ran out while waiting; left for the next claim');
+        continue;
+      }
       if (o.outcome === 'delivered') {
         if (o.recorded !== true) results.push({ recipientId: r.id, outcome: 'delivered', reply: o.reply, at: now });
         if (r.route === 'local' && shouldNotify(r.notify ?? undefined, 'success')) succeeded.push({ ...base, action: 'delivered', status: o.status });
@@ -462,11 +486,12 @@ export class QueueRunner {
     // delivered goes to the postmaster, once.
     let to = message.sender;
     if (to === '') {
-      if (kind !== 'failure' || recipients.some((r) => r.finalRecipient.toLowerCase() === this.#o.postmaster.toLowerCase())) {
+      const postmaster = typeof this.#o.postmaster === 'string' ? this.#o.postmaster : this.#o.postmaster();
+      if (kind !== 'failure' || recipients.some((r) => r.finalRecipient.toLowerCase() === postmaster.toLowerCase())) {
         this.#log.warn({ event: 'queue.notice_dropped', id: message.id, kind }, 'notice about a message from <> dropped');
         return;
       }
-      to = this.#o.postmaster;
+      to = postmaster;
     }
     const route = await this.#o.delivery.route(to);
     if (route === null || route.length === 0) {

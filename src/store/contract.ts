@@ -1044,11 +1044,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await slot(s, 'third', { limit: 1, now: T0 + 1001 }), null, 'the new holder keeps it');
       });
 
-      test('renews every slot of an owner and only those', async (s) => {
-        await slot(s, 'a', { key: 'k1', limit: 1, leaseMs: 1000 });
-        await slot(s, 'a', { key: 'k2', limit: 1, leaseMs: 1000 });
+      test('renews the slots of the owners named and only those, saying which it renewed', async (s) => {
+        await slot(s, 'a1', { key: 'k1', limit: 1, leaseMs: 1000 });
+        await slot(s, 'a2', { key: 'k2', limit: 1, leaseMs: 1000 });
         await slot(s, 'b', { key: 'k3', limit: 1, leaseMs: 1000 });
-        assert.equal(await s.renewSlots({ owner: 'a', now: T0 + 900, leaseMs: 1000 }), 2);
+        assert.deepEqual((await s.renewSlots({ owners: ['a1', 'a2', 'gone'], now: T0 + 900, leaseMs: 1000 })).sort(), ['a1', 'a2'], 'a name without a slot is not renewed');
+        assert.deepEqual(await s.renewSlots({ owners: [], now: T0 + 900, leaseMs: 1000 }), []);
         assert.equal(await slot(s, 'x', { key: 'k1', limit: 1, now: T0 + 1500 }), null, 'renewed: still held');
         assert.equal(await slot(s, 'x', { key: 'k2', limit: 1, now: T0 + 1500 }), null);
         assert.equal(await slot(s, 'x', { key: 'k3', limit: 1, now: T0 + 1500 }), 0, 'not renewed: taken over');
@@ -1065,11 +1066,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
 
       test('releases the slots of a crashed process of the same node, and only those', async (s) => {
-        await slot(s, 'node1/100', { key: 'k1', limit: 1 });
-        await slot(s, 'node1/200', { key: 'k2', limit: 1 });
-        await slot(s, 'node10_x/300', { key: 'k3', limit: 1 });
-        assert.equal(await s.releaseSlots({ ownerPrefix: 'node1/', except: 'node1/200' }), 1);
-        assert.equal(await slot(s, 'node1/200', { key: 'k1', limit: 1 }), 0, 'the dead process\'s slot is free');
+        await slot(s, 'node_1/100', { key: 'k1', limit: 1 });
+        await slot(s, 'node_1/200', { key: 'k2', limit: 1 });
+        await slot(s, 'nodeX1/300', { key: 'k3', limit: 1 });
+        assert.equal(await s.releaseSlots({ ownerPrefix: 'node_1/', except: 'node_1/200' }), 1);
+        assert.equal(await slot(s, 'node_1/200', { key: 'k1', limit: 1 }), 0, 'the dead process\'s slot is free');
         assert.equal(await slot(s, 'y', { key: 'k2', limit: 1 }), null, 'the current process keeps its own');
         assert.equal(await slot(s, 'y', { key: 'k3', limit: 1 }), null, '_ and % in names are not wildcards');
       });
@@ -1093,9 +1094,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await pace(T0 + 5000), T0 + 5250);
       });
 
-      test('refuses an empty key or a limit below one, naming it', async (s) => {
+      test('refuses an empty key, a limit below one or a negative interval, naming the key', async (s) => {
         await rejectsWith(s.acquireSlot({ key: '', limit: 1, owner: 'a', now: T0, leaseMs: 1 }), StoreErrorCode.Invalid);
-        await rejectsWith(s.acquireSlot({ key: 'k', limit: 0, owner: 'a', now: T0, leaseMs: 1 }), StoreErrorCode.Invalid);
+        await assert.rejects(s.acquireSlot({ key: 'smtp:192.0.2.9|25', limit: 0, owner: 'a', now: T0, leaseMs: 1 }), /the slot limit of smtp:192\.0\.2\.9\|25 must be at least 1, not 0/);
+        await assert.rejects(s.reservePace({ key: 'backup-drain', intervalMs: -1, now: T0 }), /the pacing interval of backup-drain must be/);
       });
     });
   });

@@ -441,8 +441,11 @@ export interface SlotStore {
    * asking at once. Returns the slot number, or null when every slot is held by a live lease.
    */
   acquireSlot(options: { key: string; limit: number; owner: string; now: number; leaseMs: number }): Promise<number | null>;
-  /** Extends every slot `owner` holds to now + leaseMs. Returns how many. */
-  renewSlots(options: { owner: string; now: number; leaseMs: number }): Promise<number>;
+  /**
+   * Extends the slots held under these owner names to now + leaseMs. Returns the names renewed:
+   * a name missing lost its slot (its lease ran out and another owner took it, or it was freed).
+   */
+  renewSlots(options: { owners: readonly string[]; now: number; leaseMs: number }): Promise<string[]>;
   /** Gives back one slot, if `owner` still holds it (a lease taken over is not ours to free). */
   releaseSlot(options: { key: string; slot: number; owner: string }): Promise<boolean>;
   /** Frees the slots of owners named `ownerPrefix…` except `except` (as `releaseLeases`). Returns how many. */

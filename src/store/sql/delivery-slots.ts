@@ -17,13 +17,13 @@ function requireKey(key: string): void {
   if (key === '') throw new StoreError(StoreErrorCode.Invalid, 'a slot key must not be empty: name the destination or lock it counts');
 }
 
-function requirePositive(name: string, value: number): void {
-  if (!Number.isFinite(value) || value < 1) throw new StoreError(StoreErrorCode.Invalid, `${name} must be at least 1, not ${value}`);
+function requirePositive(key: string, value: number): void {
+  if (!Number.isFinite(value) || value < 1) throw new StoreError(StoreErrorCode.Invalid, `the slot limit of ${key} must be at least 1, not ${value}`);
 }
 
 export async function acquireSlot(db: Kysely<Database>, o: { key: string; limit: number; owner: string; now: number; leaseMs: number }): Promise<number | null> {
   requireKey(o.key);
-  requirePositive('a slot limit', o.limit);
+  requirePositive(o.key, o.limit);
   const limit = Math.floor(o.limit);
   const until = Math.round(o.now + o.leaseMs);
   const rows = await db.selectFrom('delivery_slots').select(['slot', 'lease_until']).where('key', '=', o.key).execute();
@@ -57,13 +57,19 @@ export async function acquireSlot(db: Kysely<Database>, o: { key: string; limit:
   return null;
 }
 
-export async function renewSlots(db: Kysely<Database>, o: { owner: string; now: number; leaseMs: number }): Promise<number> {
-  const r = await db
-    .updateTable('delivery_slots')
-    .set({ lease_until: Math.round(o.now + o.leaseMs) })
-    .where('owner', '=', o.owner)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
+export async function renewSlots(db: Kysely<Database>, o: { owners: readonly string[]; now: number; leaseMs: number }): Promise<string[]> {
+  const renewed: string[] = [];
+  // Bounded IN lists: a node holding thousands of connections renews them in a few statements.
+  for (let i = 0; i < o.owners.length; i += 500) {
+    const rows = await db
+      .updateTable('delivery_slots')
+      .set({ lease_until: Math.round(o.now + o.leaseMs) })
+      .where('owner', 'in', o.owners.slice(i, i + 500))
+      .returning('owner')
+      .execute();
+    for (const r of rows) renewed.push(r.owner);
+  }
+  return renewed;
 }
 
 export async function releaseSlot(db: Kysely<Database>, o: { key: string; slot: number; owner: string }): Promise<boolean> {
@@ -83,7 +89,7 @@ export async function releaseSlots(db: Kysely<Database>, o: { ownerPrefix: strin
 
 export async function reservePace(db: Kysely<Database>, o: { key: string; intervalMs: number; now: number }): Promise<number> {
   requireKey(o.key);
-  if (!Number.isFinite(o.intervalMs) || o.intervalMs < 0) throw new StoreError(StoreErrorCode.Invalid, `a pacing interval must be a number of milliseconds ≥ 0, not ${o.intervalMs}`);
+  if (!Number.isFinite(o.intervalMs) || o.intervalMs < 0) throw new StoreError(StoreErrorCode.Invalid, `the pacing interval of ${o.key} must be a number of milliseconds ≥ 0, not ${o.intervalMs}`);
   // Whole milliseconds: the column is an integer on both engines.
   const interval = Math.round(o.intervalMs);
   const now = Math.round(o.now);
