@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Config } from './config/schema.ts';
 import { openSqliteStore, openThreadedSqliteStore } from './store/sqlite/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
+import { startBlobSweeper } from './store/sql/blob-sweeper.ts';
 import type { Store } from './store/types.ts';
 import { ErrorCode, PosternError, errorText } from './core/errors.ts';
 import { formatHostPort, type HostPort } from './core/host-port.ts';
@@ -152,12 +153,13 @@ export async function startPostern(config: Config, logger: Logger): Promise<Runn
  * the sessions; a CLI command, which serves nobody while it waits, keeps it on its own thread.
  */
 export async function openConfiguredStore(config: Config, logger: Logger, opts: { server?: boolean } = {}): Promise<Store> {
-  if (config.storage.url !== null) return openPostgresStore({ url: config.storage.url, logger });
+  const blobs = config.storage.blobs === null ? null : { dir: config.storage.blobs, writes: config.storage.writeBlobs };
+  if (config.storage.url !== null) return openPostgresStore({ url: config.storage.url, logger, blobs });
   const path = join(config.dataDir, 'postern.db');
   if (opts.server === true) {
-    return openThreadedSqliteStore({ path, logger: logger.child({ component: 'store', engine: 'sqlite' }), logLevel: config.log.level === 'silent' ? 'error' : config.log.level });
+    return openThreadedSqliteStore({ path, logger: logger.child({ component: 'store', engine: 'sqlite' }), logLevel: config.log.level === 'silent' ? 'error' : config.log.level, blobs });
   }
-  return openSqliteStore({ path, logger });
+  return openSqliteStore({ path, logger, blobs });
 }
 
 interface MailPath {
@@ -347,6 +349,8 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       throw err;
     }
     runner.start();
+    // [storage] blobs: files a crash left behind, at start and daily.
+    const sweeper = config.storage.blobs === null ? null : startBlobSweeper({ store, logger: logger.child({ component: 'blob-sweep' }) });
     return {
       store,
       tls,
@@ -366,6 +370,7 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
         return out;
       },
       async stop() {
+        sweeper?.stop();
         for (const server of servers) await server.close();
         await runner.stop();
         await pool.close();

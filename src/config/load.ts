@@ -72,7 +72,7 @@ export function parseConfig(text: string, file: string): Config {
       maxConnectionsPerIp: c.smtp.max_connections_per_ip,
       minDataRate: c.smtp.min_data_rate,
     },
-    storage: { url: c.storage.url ?? null },
+    storage: { url: c.storage.url ?? null, blobs: c.storage.blobs === undefined ? null : resolve(dir, c.storage.blobs), writeBlobs: c.storage.write_blobs },
     submission: { listen: c.submission.listen, tlsListen: c.submission.tls_listen },
     imap: {
       listen: c.imap.listen,

@@ -97,6 +97,17 @@ export const fileSchema = z
         .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave it out for SQLite under data_dir)')
         .optional()
         .describe('a PostgreSQL database shared by several nodes (postgres://user@host:5432/db); absent: SQLite under data_dir'),
+      blobs: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'a directory (which must exist) for message bodies as files, each fsynced before the row naming it commits; nodes on one PostgreSQL share it (NFS). Absent: bodies in the database. Messages stored while it was set stay in it: leaving it out later makes them unreadable (reads fail naming the file), so keep it and set write_blobs = false to go back',
+        ),
+      write_blobs: z
+        .boolean()
+        .default(true)
+        .describe('with blobs: false stores new bodies in the database again, while those already in blobs are still read and deleted there'),
     }).describe('Where accounts, mailboxes and the queue are kept'),
     log: section({
       level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('how much the log says (JSON lines on standard error)'),
@@ -261,7 +272,8 @@ export interface Config {
     minDataRate: number;
   };
   /** null: SQLite under data_dir. */
-  storage: { url: string | null };
+  /** blobs: the absolute directory of body files, or null; writeBlobs: new bodies go there. */
+  storage: { url: string | null; blobs: string | null; writeBlobs: boolean };
   submission: { listen: HostPort[]; tlsListen: HostPort[] };
   imap: { listen: HostPort[]; tlsListen: HostPort[]; idleTimeoutMs: number; maxConnections: number; maxConnectionsPerIp: number };
   pop3: { listen: HostPort[]; tlsListen: HostPort[] };

@@ -542,6 +542,41 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
+    // [storage] blobs: the engines' test files run this contract with and without a directory.
+    describe('message bodies (with or without [storage] blobs)', () => {
+      test('the sweep takes no body a row names, however old, and every body reads back after it', async (s) => {
+        await s.createAccount({ address: 'sw@example.test', now: T0 });
+        await s.append({ address: 'sw@example.test', data: bytes('Subject: kept\r\n\r\nkept\r\n'), internalDate: T0 });
+        await s.enqueue(msg('swq', T0, [rcpt('r@x.test')]));
+        await s.copyMessages({ address: 'sw@example.test', from: 'INBOX', to: 'Archive', uids: [1] });
+        // Grace 0 at the end of time (8.64e15 ms, JavaScript's last date): every file is old enough to be judged.
+        const r = await s.sweepBlobs({ graceMs: 0, now: 8.64e15 });
+        assert.equal(r.removed, 0);
+        assert.deepEqual(r.sample, []);
+        assert.equal(text(await s.readMessage({ address: 'sw@example.test', uid: 1 })), 'Subject: kept\r\n\r\nkept\r\n');
+        assert.equal(text(await s.readMessage({ address: 'sw@example.test', mailbox: 'Archive', uid: 1 })), 'Subject: kept\r\n\r\nkept\r\n');
+        assert.equal(text(await s.readQueuedData('swq')), 'Subject: swq\r\n\r\nbody of swq\r\n');
+      });
+
+      test('a copy stays readable after its original is expunged, and an INBOX rename keeps the bodies', async (s) => {
+        await s.createAccount({ address: 'cp@example.test', now: T0 });
+        await s.append({ address: 'cp@example.test', data: bytes('one'), internalDate: T0, flags: ['\\Deleted'] });
+        await s.copyMessages({ address: 'cp@example.test', from: 'INBOX', to: 'Archive', uids: [1] });
+        assert.deepEqual(await s.expunge({ address: 'cp@example.test' }), [1]);
+        assert.equal(await s.readMessage({ address: 'cp@example.test', uid: 1 }), null);
+        assert.equal(text(await s.readMessage({ address: 'cp@example.test', mailbox: 'Archive', uid: 1 })), 'one');
+        await s.append({ address: 'cp@example.test', data: bytes('two'), internalDate: T0 });
+        await s.renameMailbox({ address: 'cp@example.test', from: 'INBOX', to: 'Old', delimiter: '/' });
+        assert.equal(text(await s.readMessage({ address: 'cp@example.test', mailbox: 'Old', uid: 1 })), 'two');
+        await s.copyMessages({ address: 'cp@example.test', from: 'Old', to: 'Archive', uids: [1], move: true });
+        assert.deepEqual(
+          (await s.readMessages({ address: 'cp@example.test', mailbox: 'Archive', uids: [1, 2] }))?.map((m) => text(m.data)),
+          ['one', 'two'],
+        );
+        assert.equal(await s.countMessages({ address: 'cp@example.test', mailbox: 'Old' }), 0);
+      });
+    });
+
     describe('queue: enqueue', () => {
       test('keeps the envelope, the recipients and the bytes of an enqueued message', async (s) => {
         const m = msg('m1', T0, [
@@ -1022,6 +1057,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.nextAttemptAt(), null);
       });
     });
+
     describe('cluster-wide slots and pacing', () => {
       const slot = (s: Store, owner: string, more: { key?: string; limit?: number; now?: number; leaseMs?: number } = {}) =>
         s.acquireSlot({ key: more.key ?? 'smtp:192.0.2.1|25', limit: more.limit ?? 2, owner, now: more.now ?? T0, leaseMs: more.leaseMs ?? 60_000 });

@@ -459,6 +459,28 @@ export interface SlotStore {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Message bodies as files ([storage] blobs): what a crash leaves behind.
+
+export interface BlobSweepResult {
+  /** Files old enough to be judged. */
+  checked: number;
+  /** Files removed: no message or queued message names them. */
+  removed: number;
+  /** The first removed names (the log has them all). */
+  sample: string[];
+}
+
+export interface BlobStore {
+  /**
+   * Removes the files under [storage] blobs that no row names and that are older than `graceMs`
+   * (default one hour, so a file another node wrote and is about to commit is never taken): left
+   * by a crash between writing a body and committing its row, or between committing a delete
+   * and unlinking. Nothing to do without a blobs directory.
+   */
+  sweepBlobs(options?: { graceMs?: number; now?: number }): Promise<BlobSweepResult>;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export interface WriteStats {
   /** Group-commit transactions committed. */
@@ -467,7 +489,7 @@ export interface WriteStats {
   writes: number;
 }
 
-export interface Store extends AccountStore, DomainStore, MailboxStore, QueueStore, SlotStore {
+export interface Store extends AccountStore, DomainStore, MailboxStore, QueueStore, SlotStore, BlobStore {
   /** Which engine, for logs. */
   readonly engine: string;
   writeStats(): WriteStats;

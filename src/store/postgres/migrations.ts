@@ -175,4 +175,10 @@ export const postgresMigrations: readonly Migration[] = [
     `ALTER TABLE messages ADD COLUMN blob TEXT`,
     `ALTER TABLE queue_messages ADD COLUMN blob TEXT`,
   ]),
+  statements(6, 'body files: an index of the rows that name one, for the sweep', [
+    // The sweep asks which of a batch of file names rows still name; without these it would scan
+    // every message once per batch. Partial: a store without [storage] blobs keeps them empty.
+    `CREATE INDEX messages_blob ON messages (blob) WHERE blob IS NOT NULL`,
+    `CREATE INDEX queue_messages_blob ON queue_messages (blob) WHERE blob IS NOT NULL`,
+  ]),
 ];

@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { assertDestinationAllowed } from '../../core/loopback.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
+import { checkBlobDir, createBlobFiles } from '../sql/blob-files.ts';
 import { migrate, type Migration } from '../sql/migrate.ts';
 import { createSqlStore } from '../sql/sql-store.ts';
 import { CHANGE_CHANNEL, createPostgresChangeBus } from './change-bus.ts';
@@ -33,6 +34,11 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** For tests of the migration runner; default the real schema. */
   migrations?: readonly Migration[];
+  /**
+   * `[storage] blobs`: bodies as files in `dir` (which must exist, shared by every node on this
+   * database); `writes: false` only reads and deletes the files already there.
+   */
+  blobs?: { dir: string; writes?: boolean } | null;
 }
 
 // One key for every Postern in a database: migrations of any schema wait for each other, which
@@ -99,6 +105,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const host = connectHost(options.url);
   if (host !== null) assertDestinationAllowed(host, 'PostgreSQL connection to');
+  const blobs = options.blobs ?? null;
+  if (blobs !== null) await checkBlobDir(blobs.dir);
 
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -137,5 +145,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await kysely.destroy();
     throw err;
   }
-  return createSqlStore({ db: kysely, engine: 'postgres', capabilities: { skipLocked: true }, logger, now, retryable: isRetryable, changeBus });
+  return createSqlStore({
+    db: kysely,
+    engine: 'postgres',
+    capabilities: { skipLocked: true },
+    logger,
+    now,
+    retryable: isRetryable,
+    changeBus,
+    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger }),
+  });
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ErrorCode, PosternError } from '../../core/errors.ts';
@@ -75,6 +78,12 @@ if (url === undefined || url === '') {
   });
 
   runStoreContract('postgres', () => openPostgresStore({ url: testUrl, schema: freshSchema(), maxConnections: 4 }));
+  // [storage] blobs: every body a file of its own under a fresh directory.
+  const blobRoot = mkdtempSync(join(tmpdir(), 'postern-pg-blobs-'));
+  after(() => rmSync(blobRoot, { recursive: true, force: true }));
+  runStoreContract('postgres, blobs', () =>
+    openPostgresStore({ url: testUrl, schema: freshSchema(), maxConnections: 4, blobs: { dir: mkdtempSync(join(blobRoot, 'b-')) } }),
+  );
 
   const remote = (id: string, n: number, receivedAt: number): NewQueuedMessage => ({
     id,

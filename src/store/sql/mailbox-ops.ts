@@ -14,6 +14,9 @@ import { normalizeAddress } from '../address.ts';
 import { headerSection, isPlainHeader } from '../header-search.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import type { CopyResult, FlagOperation, Mailbox, MailboxChange, MailboxChanges, MailboxStatus, MailboxStore, MessageState } from '../types.ts';
+import type { BlobFiles } from './blob-files.ts';
+import { blobsNotConfigured } from './blob-files.ts';
+import { deleteMessagesOfMailbox, EMPTY, namesOf } from './blob-rows.ts';
 import { bumpModseq, mailboxByRef, mailboxName, nextUidValidity, num, toMailbox, type MailboxRow } from './mailbox-rows.ts';
 import type { Database } from './tables.ts';
 
@@ -67,6 +70,8 @@ export interface MailboxOpsContext {
   live(): void;
   emit(change: MailboxChange): void;
   watchers: Set<(change: MailboxChange) => void>;
+  /** `[storage] blobs`, or null: bodies in the database only. */
+  blobs: BlobFiles | null;
 }
 
 type Ops = Pick<
@@ -87,7 +92,7 @@ type Ops = Pick<
 >;
 
 export function mailboxOps(ctx: MailboxOpsContext): Ops {
-  const { db, live, emit } = ctx;
+  const { db, live, emit, blobs } = ctx;
 
   async function accountOf(q: Kysely<Database> | Transaction<Database>, address: string): Promise<{ id: number; key: string } | null> {
     const a = normalizeAddress(address);
@@ -102,17 +107,54 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
     return mb;
   }
 
-  /** Deletes these messages of `mb`, leaving tombstones under one new modseq. */
-  async function removeMessages(trx: Transaction<Database>, mb: MailboxRow, uids: readonly number[]): Promise<number> {
+  /**
+   * Deletes these messages of `mb`, leaving tombstones under one new modseq. Returns the modseq and
+   * the body files of the deleted rows, for the caller to remove once the transaction committed.
+   */
+  async function removeMessages(trx: Transaction<Database>, mb: MailboxRow, uids: readonly number[]): Promise<{ modseq: number; files: string[] }> {
     const modseq = await bumpModseq(trx, mb.id);
+    const files: string[] = [];
     for (const part of chunks(uids)) {
-      await trx.deleteFrom('messages').where('mailbox_id', '=', mb.id).where('uid', 'in', part).execute();
+      const gone = trx.deleteFrom('messages').where('mailbox_id', '=', mb.id).where('uid', 'in', part);
+      if (blobs === null) await gone.execute();
+      else files.push(...namesOf(await gone.returning('blob').execute()));
       await trx
         .insertInto('expunged_messages')
         .values(part.map((uid) => ({ mailbox_id: mb.id, uid, modseq })))
         .execute();
     }
-    return modseq;
+    return { modseq, files };
+  }
+
+  /**
+   * The copy of one message's body: a new name for its file (never the same file: deleting one
+   * row must not take another's bytes), its file written now where new bodies go to files, or its
+   * bytes as they were. The header section comes from the original's kept one.
+   */
+  async function copyBody(
+    trx: Transaction<Database>,
+    source: MailboxRow,
+    r: { uid: number; data: Uint8Array; blob: string | null },
+  ): Promise<{ data: Uint8Array; blob: string | null; header: Uint8Array; plain: number }> {
+    if (r.blob === null) {
+      const header = headerSection(r.data);
+      const plain = isPlainHeader(header) ? 1 : 0;
+      if (blobs === null || !blobs.writes) return { data: r.data, blob: null, header, plain };
+      return { data: EMPTY, blob: await blobs.write(r.data), header, plain };
+    }
+    const what = `message UID ${num(r.uid)} of ${source.name}`;
+    if (blobs === null) throw blobsNotConfigured(r.blob, what);
+    const kept = await trx.selectFrom('message_headers').select(['plain', 'header']).where('mailbox_id', '=', source.id).where('uid', '=', num(r.uid)).executeTakeFirst();
+    let header: Uint8Array;
+    let plain: number;
+    if (kept !== undefined) {
+      header = kept.header;
+      plain = num(kept.plain);
+    } else {
+      header = headerSection(await blobs.read(r.blob, what));
+      plain = isPlainHeader(header) ? 1 : 0;
+    }
+    return { data: EMPTY, blob: await blobs.link(r.blob), header, plain };
   }
 
   const toState = (r: { uid: number; internal_date: number; size: number; flags: string; modseq: number }): MessageState => ({
@@ -155,14 +197,17 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
     async deleteMailbox(ref): Promise<boolean> {
       live();
       if (mailboxName(ref.mailbox) === 'INBOX') throw new StoreError(StoreErrorCode.Invalid, 'INBOX cannot be deleted');
-      const change = await db.transaction().execute(async (trx) => {
+      const deleted = await db.transaction().execute(async (trx) => {
         const mb = await mailboxByRef(trx, ref);
         if (mb === null) return null;
+        // The messages (else taken by the cascade): their files go once it committed.
+        const files = blobs === null ? [] : await deleteMessagesOfMailbox(trx, mb.id);
         await trx.deleteFrom('mailboxes').where('id', '=', mb.id).execute();
-        return { account: mb.account_key, mailboxId: mb.id, modseq: 0, kind: 'mailboxes' } satisfies MailboxChange;
+        return { change: { account: mb.account_key, mailboxId: mb.id, modseq: 0, kind: 'mailboxes' } satisfies MailboxChange, files };
       });
-      if (change === null) return false;
-      emit(change);
+      if (deleted === null) return false;
+      if (deleted.files.length > 0) await blobs?.remove(deleted.files);
+      emit(deleted.change);
       return true;
     },
 
@@ -353,53 +398,69 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
 
     async copyMessages({ address, from, to, uids, move = false }): Promise<CopyResult> {
       live();
-      const result = await db.transaction().execute(async (trx) => {
-        const source = await requireMailbox(trx, address, from);
-        const target = await requireMailbox(trx, address, to);
-        const rows: Array<{ uid: number; internal_date: number; size: number; flags: string; data: Uint8Array }> = [];
-        for (const part of chunks([...new Set(uids)])) {
-          rows.push(
-            ...(await trx
-              .selectFrom('messages')
-              .select(['uid', 'internal_date', 'size', 'flags', 'data'])
-              .where('mailbox_id', '=', source.id)
-              .where('uid', 'in', part)
-              .execute()),
-          );
-        }
-        rows.sort((a, b) => num(a.uid) - num(b.uid));
-        const changes: MailboxChange[] = [];
-        const pairs: Array<[number, number]> = [];
-        if (rows.length > 0) {
-          const next = await trx
-            .updateTable('mailboxes')
-            .set((eb) => ({ uid_next: eb('uid_next', '+', rows.length), highest_modseq: eb('highest_modseq', '+', 1) }))
-            .where('id', '=', target.id)
-            .returning(['uid_next', 'highest_modseq'])
-            .executeTakeFirstOrThrow();
-          const first = num(next.uid_next) - rows.length;
-          const modseq = num(next.highest_modseq);
-          for (const [i, r] of rows.entries()) {
-            await trx
-              .insertInto('messages')
-              .values({ mailbox_id: target.id, uid: first + i, internal_date: num(r.internal_date), size: num(r.size), flags: r.flags, data: r.data, modseq })
-              .execute();
-            const header = headerSection(r.data);
-            await trx.insertInto('message_headers').values({ mailbox_id: target.id, uid: first + i, plain: isPlainHeader(header) ? 1 : 0, header }).execute();
-            pairs.push([num(r.uid), first + i]);
-          }
-          changes.push({ account: target.account_key, mailboxId: target.id, modseq, kind: 'append' });
-          if (move && source.id !== target.id) {
-            const gone = await removeMessages(
-              trx,
-              source,
-              rows.map((r) => num(r.uid)),
+      // [storage] blobs: the copies' new files (links), removed again if the transaction failed
+      // before its COMMIT. A failed COMMIT may have committed: those stay for the sweep to judge.
+      const made: string[] = [];
+      let committing = false;
+      let result;
+      try {
+        result = await db.transaction().execute(async (trx) => {
+          const source = await requireMailbox(trx, address, from);
+          const target = await requireMailbox(trx, address, to);
+          const rows: Array<{ uid: number; internal_date: number; size: number; flags: string; data: Uint8Array; blob: string | null }> = [];
+          for (const part of chunks([...new Set(uids)])) {
+            rows.push(
+              ...(await trx
+                .selectFrom('messages')
+                .select(['uid', 'internal_date', 'size', 'flags', 'data', 'blob'])
+                .where('mailbox_id', '=', source.id)
+                .where('uid', 'in', part)
+                .execute()),
             );
-            changes.push({ account: source.account_key, mailboxId: source.id, modseq: gone, kind: 'expunge' });
           }
-        }
-        return { copy: { uidValidity: target.uid_validity, uids: pairs }, changes };
-      });
+          rows.sort((a, b) => num(a.uid) - num(b.uid));
+          const changes: MailboxChange[] = [];
+          const pairs: Array<[number, number]> = [];
+          let files: string[] = [];
+          if (rows.length > 0) {
+            const next = await trx
+              .updateTable('mailboxes')
+              .set((eb) => ({ uid_next: eb('uid_next', '+', rows.length), highest_modseq: eb('highest_modseq', '+', 1) }))
+              .where('id', '=', target.id)
+              .returning(['uid_next', 'highest_modseq'])
+              .executeTakeFirstOrThrow();
+            const first = num(next.uid_next) - rows.length;
+            const modseq = num(next.highest_modseq);
+            for (const [i, r] of rows.entries()) {
+              const body = await copyBody(trx, source, r);
+              if (body.blob !== null) made.push(body.blob);
+              await trx
+                .insertInto('messages')
+                .values({ mailbox_id: target.id, uid: first + i, internal_date: num(r.internal_date), size: num(r.size), flags: r.flags, data: body.data, modseq, blob: body.blob })
+                .execute();
+              await trx.insertInto('message_headers').values({ mailbox_id: target.id, uid: first + i, plain: body.plain, header: body.header }).execute();
+              pairs.push([num(r.uid), first + i]);
+            }
+            changes.push({ account: target.account_key, mailboxId: target.id, modseq, kind: 'append' });
+            if (move && source.id !== target.id) {
+              const gone = await removeMessages(
+                trx,
+                source,
+                rows.map((r) => num(r.uid)),
+              );
+              files = gone.files;
+              changes.push({ account: source.account_key, mailboxId: source.id, modseq: gone.modseq, kind: 'expunge' });
+            }
+          }
+          committing = true;
+          return { copy: { uidValidity: target.uid_validity, uids: pairs }, changes, files };
+        });
+      } catch (err) {
+        if (made.length > 0 && !committing) await blobs?.remove(made);
+        throw err;
+      }
+      // A move's originals: their files go once the copies (new names of the same bytes) committed.
+      if (result.files.length > 0) await blobs?.remove(result.files);
       for (const c of result.changes) emit(c);
       return result.copy;
     },
@@ -414,10 +475,11 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
         const uids = rows
           .filter((r) => splitFlags(r.flags).includes('\\Deleted') && (only === null || only.has(num(r.uid))))
           .map((r) => num(r.uid));
-        if (uids.length === 0) return { uids, change: null };
-        const modseq = await removeMessages(trx, mb, uids);
-        return { uids, change: { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'expunge' } satisfies MailboxChange };
+        if (uids.length === 0) return { uids, files: [] as string[], change: null };
+        const { modseq, files } = await removeMessages(trx, mb, uids);
+        return { uids, files, change: { account: mb.account_key, mailboxId: mb.id, modseq, kind: 'expunge' } satisfies MailboxChange };
       });
+      if (result.files.length > 0) await blobs?.remove(result.files);
       if (result.change !== null) emit(result.change);
       return result.uids;
     },

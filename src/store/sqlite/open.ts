@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely } from 'kysely';
 import { silentLogger, type Logger } from '../../core/logger.ts';
+import { checkBlobDir, createBlobFiles } from '../sql/blob-files.ts';
 import { migrate, type Migration } from '../sql/migrate.ts';
 import { createSqlStore } from '../sql/sql-store.ts';
 import type { Database } from '../sql/tables.ts';
@@ -30,6 +31,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** For tests of the migration runner; default the real schema. */
   migrations?: readonly Migration[];
+  /** `[storage] blobs`: bodies as files in `dir` (which must exist); `writes: false` only reads them. */
+  blobs?: { dir: string; writes?: boolean } | null;
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
@@ -37,6 +40,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const now = options.now ?? Date.now;
   const memory = options.path === ':memory:';
   if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+  const blobs = options.blobs ?? null;
+  if (blobs !== null) await checkBlobDir(blobs.dir);
 
   const raw = new DatabaseSync(options.path);
   let kysely: Kysely<Database> | null = null;
@@ -61,5 +66,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     throw err;
   }
   logger.debug({ path: options.path }, 'sqlite store open');
-  return createSqlStore({ db: kysely, engine: 'sqlite', capabilities: { skipLocked: false, likeOnBlobFoldsAscii: true }, logger, now });
+  return createSqlStore({
+    db: kysely,
+    engine: 'sqlite',
+    capabilities: { skipLocked: false, likeOnBlobFoldsAscii: true },
+    logger,
+    now,
+    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger }),
+  });
 }

@@ -17,6 +17,9 @@ const freshPath = () => join(dir, `store-${++files}`, 'postern.sqlite');
 
 runStoreContract('sqlite :memory:', () => openSqliteStore({ path: ':memory:' }));
 runStoreContract('sqlite file', () => openSqliteStore({ path: freshPath() }));
+// [storage] blobs: every body a file of its own under a fresh directory.
+const freshBlobs = () => mkdtempSync(join(dir, 'blobs-'));
+runStoreContract('sqlite file, blobs', () => openSqliteStore({ path: freshPath(), blobs: { dir: freshBlobs() } }));
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

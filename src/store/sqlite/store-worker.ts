@@ -43,6 +43,7 @@ try {
     path: options.path,
     logger: forwardingLogger({}),
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
 } catch (err) {
   post({ kind: 'open-failed', error: toWire(err) });

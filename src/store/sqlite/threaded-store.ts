@@ -22,6 +22,8 @@ export interface ThreadedSqliteOptions {
   busyTimeoutMs?: number;
   /** The lowest level the worker sends back to `logger`. Default 'info'. */
   logLevel?: WorkerOpenOptions['logLevel'];
+  /** `[storage] blobs` (see `SqliteStoreOptions.blobs`): the worker reads and writes the files. */
+  blobs?: { dir: string; writes: boolean } | null;
 }
 
 interface Pending {
@@ -35,6 +37,7 @@ export async function openThreadedSqliteStore(options: ThreadedSqliteOptions): P
     path: options.path,
     logLevel: options.logLevel ?? 'info',
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.blobs != null ? { blobs: options.blobs } : {}),
   };
   // The worker inherits Node's flags, but `--input-type` (a script given with -e) is refused for a
   // worker's file; naming the flags at all makes Node check each for workers, so only then.

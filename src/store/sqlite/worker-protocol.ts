@@ -70,6 +70,8 @@ const callable: Record<CallableMethod, true> = {
   releaseSlot: true,
   releaseSlots: true,
   reservePace: true,
+  // [storage] blobs
+  sweepBlobs: true,
 };
 
 export const callableMethods = Object.keys(callable) as CallableMethod[];
@@ -80,6 +82,8 @@ export function isCallableMethod(name: string): name is CallableMethod {
 
 export interface WorkerOpenOptions {
   path: string;
+  /** [storage] blobs: the absolute directory, and whether new bodies go there. */
+  blobs?: { dir: string; writes: boolean };
   busyTimeoutMs?: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }

@@ -1,0 +1,270 @@
+/**
+ * Message bodies as files (`[storage] blobs = "DIR"`): a row names its file in `blob` and keeps an
+ * empty `data`. A file is written, fsynced and its directory fsynced before the transaction that
+ * inserts the row commits, so a committed row never names bytes a crash can lose; a file is
+ * unlinked only after the transaction that removed its row committed, so a rollback loses nothing.
+ *
+ * Every row gets a file of its own (a copy hard-links a new name), so deleting one row's file never
+ * takes another row's bytes and no node needs reference counts. What a crash leaves behind (a file
+ * written but never committed, a row deleted but its file not yet unlinked) names no row: the sweep
+ * removes such files once they are older than a grace period that outlasts any commit in flight on
+ * any node sharing the directory.
+ *
+ * Names are `aa/bb/<32 hex>` from 128 random bits: two levels of 256 directories keep each one to a
+ * few thousand entries up to hundreds of millions of bodies, and nodes sharing the directory
+ * (NFS) never pick the same name. Async fs throughout: on PostgreSQL the store runs on the
+ * server's thread, and on SQLite's worker thread it lets one body's fsync overlap the next.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, link, mkdir, open, opendir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from '../../core/logger.ts';
+import { StoreError, StoreErrorCode } from '../errors.ts';
+import type { BlobSweepResult } from '../types.ts';
+import type { Database } from './tables.ts';
+
+const NAME = /^([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{32})$/;
+const LEVEL = /^[0-9a-f]{2}$/;
+const LEAF = /^[0-9a-f]{32}$/;
+
+/** Default age below which the sweep leaves an unreferenced file alone: a commit may be in flight. */
+export const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
+// Names checked against the database per query, and removed names the sweep reports (it logs all).
+const SWEEP_BATCH = 500;
+const SWEEP_SAMPLE = 100;
+
+export interface BlobFiles {
+  /** The absolute directory. */
+  readonly dir: string;
+  /** Whether new bodies go to files (false: into the database, with old files still read). */
+  readonly writes: boolean;
+  /** A new file holding `data`, durable with its directory entry; returns its name. */
+  write(data: Uint8Array): Promise<string>;
+  /** A new name for the bytes of `name` (a hard link; a copy where links are refused). */
+  link(name: string): Promise<string>;
+  /** The bytes of `name`; `what` names the message in the error when the file is missing. */
+  read(name: string, what: string): Promise<Uint8Array>;
+  /** Unlinks, ignoring files already gone; never throws (a leftover is the sweep's). */
+  remove(names: Iterable<string>): Promise<void>;
+  /** Removes files no row names, older than `graceMs`; a walk, checked a batch at a time. */
+  sweep(db: Kysely<Database>, options?: { graceMs?: number; now?: number }): Promise<BlobSweepResult>;
+}
+
+const codeOf = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The error of a body that could not be read when no directory is configured: the row names a file
+ * but the store does not know where files live.
+ */
+export function blobsNotConfigured(name: string, what: string): StoreError {
+  return new StoreError(
+    StoreErrorCode.NotFound,
+    `the body of ${what} is in file ${name} under [storage] blobs, which is not set: set it to the directory the files were written to`,
+  );
+}
+
+export function createBlobFiles(options: { dir: string; writes?: boolean; logger: Logger }): BlobFiles {
+  const { dir, logger } = options;
+
+  function pathOf(name: string, what: string): string {
+    if (!NAME.test(name)) {
+      throw new StoreError(StoreErrorCode.Invalid, `${what} names body file ${JSON.stringify(name)}, which is not a name Postern writes (aa/bb/<32 hex digits>)`);
+    }
+    return join(dir, name);
+  }
+
+  /** Creates the two levels above a new file; each directory made is made durable in its parent. */
+  async function makeParents(name: string): Promise<void> {
+    const [a, b] = name.split('/') as [string, string];
+    for (const [parent, child] of [
+      [dir, join(dir, a)],
+      [join(dir, a), join(dir, a, b)],
+    ] as const) {
+      try {
+        await mkdir(child);
+      } catch (err) {
+        if (codeOf(err) !== 'EEXIST') throw err;
+      }
+      // Also after EEXIST: another node may have made it and not yet synced its parent.
+      await syncDir(parent);
+    }
+  }
+
+  /**
+   * Runs `create(path)` for a fresh name; on ENOENT makes its directories and runs it again, so
+   * only the first file of a directory pays for the mkdir and the fsync of its parent.
+   */
+  async function place(create: (path: string) => Promise<void>): Promise<string> {
+    const hex = randomBytes(16).toString('hex');
+    const name = `${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`;
+    const leaf = join(dir, hex.slice(0, 2), hex.slice(2, 4));
+    const path = join(dir, name);
+    try {
+      try {
+        await create(path);
+      } catch (err) {
+        if (codeOf(err) !== 'ENOENT') throw err;
+        await makeParents(name);
+        await create(path);
+      }
+      await syncDir(leaf);
+    } catch (err) {
+      // A partial file of ours; never one that was there before (EEXIST).
+      if (codeOf(err) !== 'EEXIST') await unlink(path).catch(() => undefined);
+      throw new Error(`could not write message body file ${path}: ${err instanceof Error ? err.message : String(err)} ([storage] blobs = ${dir} must exist and be writable)`, {
+        cause: err,
+      });
+    }
+    return name;
+  }
+
+  async function writeNew(path: string, data: Uint8Array): Promise<void> {
+    const fh = await open(path, 'wx', 0o640);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async function* candidates(cutoff: number): AsyncGenerator<string> {
+    const dirs = async function* (path: string, pattern: RegExp): AsyncGenerator<string> {
+      let handle;
+      try {
+        handle = await opendir(path);
+      } catch (err) {
+        if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return;
+        throw err;
+      }
+      for await (const e of handle) if (pattern.test(e.name)) yield e.name;
+    };
+    for await (const a of dirs(dir, LEVEL)) {
+      for await (const b of dirs(join(dir, a), LEVEL)) {
+        for await (const f of dirs(join(dir, a, b), LEAF)) {
+          // ctime, not mtime: a hard link made for a copy keeps the old mtime of its bytes, but
+          // linking sets the ctime, so a copy whose commit is in flight is never taken.
+          const st = await stat(join(dir, a, b, f)).catch((err: unknown) => {
+            if (codeOf(err) === 'ENOENT') return null;
+            throw err;
+          });
+          if (st !== null && st.isFile() && st.ctimeMs <= cutoff) yield `${a}/${b}/${f}`;
+        }
+      }
+    }
+  }
+
+  const files: BlobFiles = {
+    dir,
+    writes: options.writes ?? true,
+
+    write: (data) => place((path) => writeNew(path, data)),
+
+    async link(name) {
+      const from = pathOf(name, 'a copied message');
+      return place(async (path) => {
+        try {
+          await link(from, path);
+        } catch (err) {
+          const code = codeOf(err);
+          // Filesystems without hard links (some NFS and SMB exports): a copy of its own.
+          if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') throw err;
+          await copyFile(from, path, 1 /* COPYFILE_EXCL */);
+          const fh = await open(path, 'r+');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+        }
+      });
+    },
+
+    async read(name, what) {
+      const path = pathOf(name, what);
+      try {
+        const b = await readFile(path);
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      } catch (err) {
+        if (codeOf(err) === 'ENOENT') {
+          throw new StoreError(StoreErrorCode.NotFound, `the body file ${path} of ${what} is missing (was [storage] blobs moved, or the file removed by hand?)`, { cause: err });
+        }
+        throw new Error(`could not read the body file ${path} of ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    },
+
+    async remove(names) {
+      for (const name of names) {
+        if (!NAME.test(name)) continue;
+        try {
+          await unlink(join(dir, name));
+        } catch (err) {
+          if (codeOf(err) === 'ENOENT') continue;
+          logger.warn({ err, file: join(dir, name) }, 'could not remove a deleted message\'s body file; the daily sweep will');
+        }
+      }
+    },
+
+    async sweep(db, opts = {}) {
+      const cutoff = (opts.now ?? Date.now()) - (opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS);
+      const result: BlobSweepResult = { checked: 0, removed: 0, sample: [] };
+      let batch: string[] = [];
+      const settle = async (): Promise<void> => {
+        const names = batch;
+        batch = [];
+        if (names.length === 0) return;
+        // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
+        const [m, q] = await Promise.all([
+          db.selectFrom('messages').select('blob').where('blob', 'in', names).execute(),
+          db.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute(),
+        ]);
+        const named = new Set([...m, ...q].map((r) => r.blob));
+        const orphans = names.filter((n) => !named.has(n));
+        if (orphans.length === 0) return;
+        const gone: string[] = [];
+        for (const n of orphans) {
+          try {
+            await unlink(join(dir, n));
+            gone.push(n);
+          } catch (err) {
+            if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
+          }
+        }
+        if (gone.length === 0) return;
+        result.removed += gone.length;
+        for (const n of gone) if (result.sample.length < SWEEP_SAMPLE) result.sample.push(n);
+        logger.info({ dir, files: gone }, 'sweep: removed body files no message names (left by a crash or a failed write)');
+      };
+      for await (const name of candidates(cutoff)) {
+        result.checked += 1;
+        batch.push(name);
+        if (batch.length >= SWEEP_BATCH) await settle();
+      }
+      await settle();
+      return result;
+    },
+  };
+  return files;
+}
+
+/** At open: the directory must exist (a shared mount that is missing must not fill the local disk). */
+export async function checkBlobDir(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch (err) {
+    throw new StoreError(StoreErrorCode.Invalid, `[storage] blobs = ${dir} does not exist (${codeOf(err) ?? String(err)}): create it, on a path every node shares`, { cause: err });
+  }
+  if (!st.isDirectory()) throw new StoreError(StoreErrorCode.Invalid, `[storage] blobs = ${dir} is not a directory`);
+}
