@@ -188,8 +188,10 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const t = config.delivery.timeouts;
     // Every process of this node names its leases under one prefix, so a restart can take back
     // what a crashed process had claimed.
-    const ownerPrefix = `${config.hostname}/`;
-    const owner = `${ownerPrefix}${osHostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    // The machine's name is part of it: two machines given one config file (one hostname) must not
+    // take back each other's live claims when one of them starts.
+    const ownerPrefix = `${config.hostname}/${osHostname()}.`;
+    const owner = `${ownerPrefix}${process.pid}.${randomBytes(4).toString('hex')}`;
     // Several nodes share a PostgreSQL store: connection limits, backup drains and POP3 maildrop
     // locks are counted there, across all of them. One SQLite node keeps them in the process.
     const cluster = config.storage.url !== null ? new StoreClusterLimits({ store, owner, ownerPrefix, logger, leaseMs: config.delivery.slotLeaseMs, renewMs: Math.floor(config.delivery.slotLeaseMs / 3) }) : undefined;
