@@ -205,6 +205,41 @@ describe('2-datacenters as a cluster on one PostgreSQL database', { skip: base =
     assert.equal((await runCommand(['account', 'remove', hosted, '--config', smtp1?.config ?? ''])).status, 0);
   });
 
+  it('an IMAP session in IDLE on imap wakes for a message accepted by smtp1 (LISTEN/NOTIFY), unprompted', async (t) => {
+    const idler = 'idle@domain.test';
+    assert.equal((await runCommand(['account', 'add', idler, '--password', PASS, '--config', imap?.config ?? ''])).status, 0);
+    const client = new ImapFlow({
+      host: IMAP,
+      port: IMAP_PORT,
+      secure: false,
+      doSTARTTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: idler, pass: PASS },
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 60_000,
+    });
+    client.on('error', () => undefined);
+    clients.push(client);
+    await client.connect();
+    const box = await client.mailboxOpen('INBOX');
+    assert.equal(box.exists, 0);
+    const exists = new Promise<{ count: number }>((resolve) => client.on('exists', resolve));
+    void client.idle();
+    await eventually(() => client.idling, 5000, 'the session to enter IDLE');
+    assert.equal(await load(SMTP1, idler, 1, 1, () => '<idle1@load.test>'), 1);
+    const accepted = Date.now();
+    const woke = await Promise.race([exists, new Promise<null>((r) => setTimeout(() => r(null), 10_000).unref())]);
+    assert.ok(woke !== null, 'no EXISTS within 10 s of the 250 from smtp1');
+    assert.equal(woke.count, 1);
+    assert.equal(client.idling, true, 'still idling: the EXISTS came unprompted');
+    // The issue asks for "within a second"; the bound above is loose because the machine is shared.
+    t.diagnostic(`EXISTS on imap ${Date.now() - accepted} ms after smtp1 answered 250`);
+    await client.logout();
+  });
+
   it('(a) 1,000 messages split across smtp1 and smtp2 are all readable over IMAP on imap, each once', async (t) => {
     const started = Date.now();
     const id = (host: string) => (i: number) => `<m${i}.${host}@load.test>`;
