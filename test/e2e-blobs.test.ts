@@ -26,7 +26,8 @@ function py(script: string, timeoutMs = 30_000): Promise<{ status: number | null
 
 function bodyFiles(dir: string): string[] {
   const out: string[] = [];
-  for (const a of readdirSync(dir)) for (const b of readdirSync(join(dir, a))) for (const f of readdirSync(join(dir, a, b))) out.push(`${a}/${b}/${f}`);
+  // The fan-out directories only: the directory also holds postern-store-id, naming its database.
+  for (const a of readdirSync(dir).filter((n) => /^[0-9a-f]{2}$/.test(n))) for (const b of readdirSync(join(dir, a))) for (const f of readdirSync(join(dir, a, b))) out.push(`${a}/${b}/${f}`);
   return out;
 }
 

@@ -9,7 +9,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { assertDestinationAllowed } from '../../core/loopback.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
-import { checkBlobDir, createBlobFiles } from '../sql/blob-files.ts';
+import { checkBlobDir, claimBlobDir, createBlobFiles } from '../sql/blob-files.ts';
 import { migrate, type Migration } from '../sql/migrate.ts';
 import { createSqlStore } from '../sql/sql-store.ts';
 import { CHANGE_CHANNEL, createPostgresChangeBus } from './change-bus.ts';
@@ -133,6 +133,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         if (schema !== undefined) await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`).execute(trx);
       },
     });
+    if (blobs !== null) await claimBlobDir(kysely, blobs.dir);
   } catch (err) {
     await kysely.destroy();
     throw err;
@@ -153,6 +154,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     now,
     retryable: isRetryable,
     changeBus,
-    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger }),
+    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger, fence: 'postgres' }),
   });
 }

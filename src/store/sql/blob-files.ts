@@ -15,10 +15,10 @@
  * (NFS) never pick the same name. Async fs throughout: on PostgreSQL the store runs on the
  * server's thread, and on SQLite's worker thread it lets one body's fsync overlap the next.
  */
-import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, opendir, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes, randomInt } from 'node:crypto';
+import { copyFile, link, mkdir, open, opendir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from '../../core/logger.ts';
 import { StoreError, StoreErrorCode } from '../errors.ts';
 import type { BlobSweepResult } from '../types.ts';
@@ -30,6 +30,20 @@ const LEAF = /^[0-9a-f]{32}$/;
 
 /** Default age below which the sweep leaves an unreferenced file alone: a commit may be in flight. */
 export const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
+/**
+ * How old a write's files may be when its transaction is about to insert the rows naming them: a
+ * write that waited longer (a commit stuck behind a lock, a paused process) is refused, its files
+ * removed, rather than risk naming files a sweep is about to take. Half the sweep's grace.
+ */
+export const MAX_UNCOMMITTED_MS = DEFAULT_SWEEP_GRACE_MS / 2;
+/**
+ * PostgreSQL advisory lock between writers and the sweep: a transaction that inserts rows naming
+ * files holds it shared; a sweep batch decides and unlinks under it exclusive, so it never judges a
+ * file whose row is inserted but not yet committed on another node.
+ */
+const SWEEP_FENCE_KEY = '7206151021';
+/** The file in the blobs directory naming the database its bodies belong to. */
+const OWNER_FILE = 'postern-store-id';
 // Names checked against the database per query, and removed names the sweep reports (it logs all).
 const SWEEP_BATCH = 500;
 const SWEEP_SAMPLE = 100;
@@ -39,12 +53,20 @@ export interface BlobFiles {
   readonly dir: string;
   /** Whether new bodies go to files (false: into the database, with old files still read). */
   readonly writes: boolean;
+  /**
+   * Called in a transaction before it inserts rows naming files: on PostgreSQL it takes the sweep
+   * fence shared (held to the transaction's end), so no sweep batch on any node runs meanwhile.
+   */
+  enterWrite(trx: Transaction<Database>): Promise<void>;
   /** A new file holding `data`, durable with its directory entry; returns its name. */
   write(data: Uint8Array): Promise<string>;
   /** A new name for the bytes of `name` (a hard link; a copy where links are refused). */
   link(name: string): Promise<string>;
-  /** The bytes of `name`; `what` names the message in the error when the file is missing. */
-  read(name: string, what: string): Promise<Uint8Array>;
+  /**
+   * The bytes of `name`; `what` names the message in the error when the file is missing, or when
+   * it holds other than `size` bytes (a truncated copy, a restore by hand).
+   */
+  read(name: string, what: string, size?: number): Promise<Uint8Array>;
   /** Unlinks, ignoring files already gone; never throws (a leftover is the sweep's). */
   remove(names: Iterable<string>): Promise<void>;
   /** Removes files no row names, older than `graceMs`; a walk, checked a batch at a time. */
@@ -74,8 +96,29 @@ export function blobsNotConfigured(name: string, what: string): StoreError {
   );
 }
 
-export function createBlobFiles(options: { dir: string; writes?: boolean; logger: Logger }): BlobFiles {
+export function createBlobFiles(options: { dir: string; writes?: boolean; logger: Logger; fence?: 'postgres' | null }): BlobFiles {
   const { dir, logger } = options;
+  const pgFence = options.fence === 'postgres';
+
+  /** The file server's time now: what the files' ctimes are stamped with, whatever this node's clock says. */
+  async function fileServerNow(): Promise<number> {
+    const probe = join(dir, `.clock-${randomBytes(8).toString('hex')}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    try {
+      return (await stat(probe)).ctimeMs;
+    } finally {
+      await unlink(probe).catch(() => undefined);
+    }
+  }
+
+  /** Runs one sweep batch's decision and unlinks under the fence, exclusive (PostgreSQL). */
+  async function fenced<T>(db: Kysely<Database>, run: (q: Kysely<Database> | Transaction<Database>) => Promise<T>): Promise<T> {
+    if (!pgFence) return run(db);
+    return db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${SWEEP_FENCE_KEY}::bigint)`.execute(trx);
+      return run(trx);
+    });
+  }
 
   function pathOf(name: string, what: string): string {
     if (!NAME.test(name)) {
@@ -169,10 +212,19 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
     dir,
     writes: options.writes ?? true,
 
+    async enterWrite(trx) {
+      if (pgFence) await sql`SELECT pg_advisory_xact_lock_shared(${SWEEP_FENCE_KEY}::bigint)`.execute(trx);
+    },
+
     write: (data) => place((path) => writeNew(path, data)),
 
     async link(name) {
       const from = pathOf(name, 'a copied message');
+      // Checked first: place() would take a missing source for a missing directory of the copy.
+      await stat(from).catch((err: unknown) => {
+        if (codeOf(err) === 'ENOENT') throw new StoreError(StoreErrorCode.NotFound, `the body file ${from} of a copied message is missing (was [storage] blobs moved, or the file removed by hand?)`, { cause: err });
+        throw err;
+      });
       return place(async (path) => {
         try {
           await link(from, path);
@@ -191,17 +243,21 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
       });
     },
 
-    async read(name, what) {
+    async read(name, what, size) {
       const path = pathOf(name, what);
+      let b: Buffer;
       try {
-        const b = await readFile(path);
-        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+        b = await readFile(path);
       } catch (err) {
         if (codeOf(err) === 'ENOENT') {
           throw new StoreError(StoreErrorCode.NotFound, `the body file ${path} of ${what} is missing (was [storage] blobs moved, or the file removed by hand?)`, { cause: err });
         }
         throw new Error(`could not read the body file ${path} of ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
+      if (size !== undefined && b.byteLength !== size) {
+        throw new StoreError(StoreErrorCode.NotFound, `the body file ${path} of ${what} holds ${b.byteLength} bytes where the message has ${size}: it was truncated or replaced`);
+      }
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
 
     async remove(names) {
@@ -217,30 +273,31 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
     },
 
     async sweep(db, opts = {}) {
-      const cutoff = (opts.now ?? Date.now()) - (opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS);
+      // Ages on the file server's clock, which stamped the ctimes: a node whose clock runs ahead
+      // would otherwise take files younger than the grace.
+      const cutoff = (opts.now ?? (await fileServerNow())) - (opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS);
       const result: BlobSweepResult = { checked: 0, removed: 0, sample: [] };
       let batch: string[] = [];
       const settle = async (): Promise<void> => {
         const names = batch;
         batch = [];
         if (names.length === 0) return;
-        // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
-        const [m, q] = await Promise.all([
-          db.selectFrom('messages').select('blob').where('blob', 'in', names).execute(),
-          db.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute(),
-        ]);
-        const named = new Set([...m, ...q].map((r) => r.blob));
-        const orphans = names.filter((n) => !named.has(n));
-        if (orphans.length === 0) return;
-        const gone: string[] = [];
-        for (const n of orphans) {
-          try {
-            await unlink(join(dir, n));
-            gone.push(n);
-          } catch (err) {
-            if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
+        const gone = await fenced(db, async (q) => {
+          // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
+          const m = await q.selectFrom('messages').select('blob').where('blob', 'in', names).execute();
+          const qm = await q.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute();
+          const named = new Set([...m, ...qm].map((r) => r.blob));
+          const removed: string[] = [];
+          for (const n of names.filter((x) => !named.has(x))) {
+            try {
+              await unlink(join(dir, n));
+              removed.push(n);
+            } catch (err) {
+              if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
+            }
           }
-        }
+          return removed;
+        });
         if (gone.length === 0) return;
         result.removed += gone.length;
         for (const n of gone) if (result.sample.length < SWEEP_SAMPLE) result.sample.push(n);
@@ -267,4 +324,52 @@ export async function checkBlobDir(dir: string): Promise<void> {
     throw new StoreError(StoreErrorCode.Invalid, `[storage] blobs = ${dir} does not exist (${codeOf(err) ?? String(err)}): create it, on a path every node shares`, { cause: err });
   }
   if (!st.isDirectory()) throw new StoreError(StoreErrorCode.Invalid, `[storage] blobs = ${dir} is not a directory`);
+}
+
+/**
+ * At open: ties the blobs directory to this database. The database keeps a random store id and the
+ * directory a file naming it; a directory that names another database is refused, since each
+ * store's sweep would take the other's bodies as files no row of its own names.
+ */
+export async function claimBlobDir(db: Kysely<Database>, dir: string): Promise<void> {
+  await db
+    .insertInto('counters')
+    .values({ name: 'blob_store_id', value: randomInt(1, 2 ** 47) })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const row = await db.selectFrom('counters').select('value').where('name', '=', 'blob_store_id').executeTakeFirstOrThrow();
+  const id = String(Number(row.value));
+  const file = join(dir, OWNER_FILE);
+  const readOwner = async (): Promise<string | null> => {
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch (err) {
+      if (codeOf(err) === 'ENOENT') return null;
+      throw err;
+    }
+  };
+  let owner = await readOwner();
+  if (owner === null) {
+    try {
+      const fh = await open(file, 'wx', 0o644);
+      try {
+        await fh.writeFile(`${id}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await syncDir(dir);
+      owner = id;
+    } catch (err) {
+      // Another node of this database made it first.
+      if (codeOf(err) !== 'EEXIST') throw new StoreError(StoreErrorCode.Invalid, `[storage] blobs = ${dir}: could not write ${file} (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      owner = await readOwner();
+    }
+  }
+  if (owner !== id) {
+    throw new StoreError(
+      StoreErrorCode.Invalid,
+      `[storage] blobs = ${dir} holds the bodies of another Postern database (${file} says store ${owner}, this database is store ${id}): give each database a directory of its own`,
+    );
+  }
 }

@@ -6,7 +6,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { BlobFiles } from './blob-files.ts';
-import { blobsNotConfigured } from './blob-files.ts';
+import { blobsNotConfigured, MAX_UNCOMMITTED_MS } from './blob-files.ts';
 import type { Database } from './tables.ts';
 
 /** What a row with `blob` set keeps in `data`. */
@@ -15,6 +15,9 @@ export const EMPTY = new Uint8Array(0);
 /** The files of one call's bodies, being written; `refused` once its write turned the call down. */
 export interface PendingBodies {
   readonly names: Promise<string[]>;
+  readonly blobs: BlobFiles;
+  /** Monotonic time the writes started: the files are at most this old. */
+  readonly startedAt: number;
   refused: boolean;
 }
 
@@ -27,6 +30,7 @@ export interface PendingBodies {
  */
 export function startBodies(blobs: BlobFiles | null, bodies: readonly Uint8Array[]): PendingBodies | null {
   if (blobs === null || !blobs.writes) return null;
+  const startedAt = performance.now();
   const names = (async () => {
     const settled = await Promise.allSettled(bodies.map((b) => blobs.write(b)));
     const written = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -39,20 +43,30 @@ export function startBodies(blobs: BlobFiles | null, bodies: readonly Uint8Array
   })();
   // Awaited by the write (its own caller's rejection) and by keepIfCommitted: never unhandled.
   names.catch(() => undefined);
-  return { names, refused: false };
+  return { names, blobs, startedAt, refused: false };
 }
 
 /**
- * Inside a batched write: the names of its files, or the refusal of this one call when they
- * could not be written (the batch goes on; nothing was inserted yet).
+ * Inside a batched write, before it inserts anything: the names of its files, or the refusal of
+ * this one call (the batch goes on) when they could not be written, or when they were written so
+ * long ago that a sweep could judge them unreferenced (MAX_UNCOMMITTED_MS). The sweep fence is
+ * taken first, so no sweep batch decides between this check and the commit.
  */
-export async function namesFor(pending: PendingBodies): Promise<{ ok: true; names: string[] } | { ok: false; error: Error }> {
+export async function namesFor(pending: PendingBodies, trx: Transaction<Database>): Promise<{ ok: true; names: string[] } | { ok: false; error: Error }> {
+  let names: string[];
   try {
-    return { ok: true, names: await pending.names };
+    names = await pending.names;
   } catch (err) {
     pending.refused = true;
     return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
   }
+  await pending.blobs.enterWrite(trx);
+  const waited = performance.now() - pending.startedAt;
+  if (waited > MAX_UNCOMMITTED_MS) {
+    pending.refused = true;
+    return { ok: false, error: new Error(`the write waited ${Math.round(waited / 1000)} s for its commit, longer than body files may stay unreferenced (${MAX_UNCOMMITTED_MS / 1000} s): refused, so the sweep cannot take its files; try again`) };
+  }
+  return { ok: true, names };
 }
 
 /** Notes the outcome of the write of `pending`'s call (run again after a retried batch, the last counts). */
@@ -85,10 +99,10 @@ async function settle<T>(blobs: BlobFiles, pending: PendingBodies, written: Prom
 }
 
 /** A row's body: its `data`, or the file its `blob` names. */
-export async function bodyOf(blobs: BlobFiles | null, row: { data: Uint8Array; blob: string | null }, what: () => string): Promise<Uint8Array> {
+export async function bodyOf(blobs: BlobFiles | null, row: { data: Uint8Array; blob: string | null; size?: number | string }, what: () => string): Promise<Uint8Array> {
   if (row.blob === null) return row.data;
   if (blobs === null) throw blobsNotConfigured(row.blob, what());
-  return blobs.read(row.blob, what());
+  return blobs.read(row.blob, what(), row.size === undefined ? undefined : Number(row.size));
 }
 
 /**

@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isStoreError, StoreErrorCode } from '../errors.ts';
+import { MAX_UNCOMMITTED_MS } from './blob-files.ts';
 import { openPostgresStore } from '../postgres/open.ts';
 import { openSqliteStore } from '../sqlite/open.ts';
 import { openThreadedSqliteStore } from '../sqlite/threaded-store.ts';
@@ -73,7 +74,7 @@ function sqliteEngine(): Engine {
   };
 }
 
-function postgresEngine(url: string): Engine & { setup(): Promise<void>; teardown(): Promise<void> } {
+function postgresEngine(url: string): Engine & { testUrl: string; setup(): Promise<void>; teardown(): Promise<void> } {
   const database = `postern_blobs_${randomBytes(6).toString('hex')}`;
   const u = new URL(url);
   u.pathname = `/${database}`;
@@ -89,6 +90,7 @@ function postgresEngine(url: string): Engine & { setup(): Promise<void>; teardow
   };
   return {
     name: 'postgres',
+    testUrl,
     setup: () => admin(`CREATE DATABASE ${database}`),
     teardown: () => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
     open: (blobs, key = `k${++n}`) => openPostgresStore({ url: testUrl, schema: `s_${key}`, maxConnections: 4, blobs }),
@@ -163,17 +165,29 @@ function suite(engine: Engine): void {
     });
 
     it('commits no row in a directory it cannot write to', async () => {
-      // Root writes into a chmod 555 directory anyway; /proc refuses every new file to anyone.
-      const asRoot = process.getuid?.() === 0;
-      const dir = asRoot ? '/proc' : freshDir();
+      const dir = freshDir();
       const s = await engine.open({ dir });
+      // Root writes into a chmod 555 directory anyway: for root the directory becomes a link to
+      // /proc, where nobody can create a file.
+      const asRoot = process.getuid?.() === 0;
+      const aside = `${dir}.aside`;
       try {
         await s.createAccount({ address: 'a@example.test', now: T0 });
-        if (!asRoot) chmodSync(dir, 0o555);
+        if (asRoot) {
+          renameSync(dir, aside);
+          symlinkSync('/proc', dir);
+        } else {
+          chmodSync(dir, 0o555);
+        }
         await assert.rejects(s.append({ address: 'a@example.test', data: enc('lost'), internalDate: T0 }), (err: Error) => err.message.includes(`could not write message body file ${dir}/`));
         assert.equal(await s.countMessages({ address: 'a@example.test' }), 0);
       } finally {
-        if (!asRoot) chmodSync(dir, 0o755);
+        if (asRoot) {
+          unlinkSync(dir);
+          renameSync(aside, dir);
+        } else {
+          chmodSync(dir, 0o755);
+        }
         await s.close();
       }
     });
@@ -401,6 +415,90 @@ function suite(engine: Engine): void {
       }
     });
 
+    it('refuses a directory that holds the bodies of another database, naming both', async () => {
+      const dir = freshDir();
+      const first = await engine.open({ dir });
+      await first.close();
+      assert.match(readFileSync(join(dir, 'postern-store-id'), 'utf8'), /^\d+\n$/);
+      await assert.rejects(engine.open({ dir }), (err: unknown) => {
+        assert.ok(isStoreError(err, StoreErrorCode.Invalid), String(err));
+        assert.match(err.message, /holds the bodies of another Postern database \(.*postern-store-id says store \d+, this database is store \d+\): give each database a directory of its own/);
+        return true;
+      });
+    });
+
+    it('copies: a missing source file is NOT_FOUND naming it; with write_blobs off a copy goes into the database', async () => {
+      const dir = freshDir();
+      const key = `copy${++n}`;
+      const s = await engine.open({ dir }, key);
+      try {
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        await s.append({ address: 'a@example.test', data: enc('first'), internalDate: T0 });
+        await s.append({ address: 'a@example.test', data: enc('second'), internalDate: T0 });
+        const [gone] = filesIn(dir);
+        assert.ok(gone !== undefined);
+        rmSync(join(dir, gone));
+        const uids = [1, 2];
+        await assert.rejects(s.copyMessages({ address: 'a@example.test', from: 'INBOX', to: 'Archive', uids }), (err: unknown) => {
+          assert.ok(isStoreError(err, StoreErrorCode.NotFound), String(err));
+          assert.ok(err.message.includes(join(dir, gone)), err.message);
+          return true;
+        });
+        assert.equal(await s.countMessages({ address: 'a@example.test', mailbox: 'Archive' }), 0, 'the failed COPY copied nothing');
+        assert.equal(filesIn(dir).length, 1, 'and left no file behind');
+      } finally {
+        await s.close();
+      }
+      const reading = await engine.open({ dir, writes: false }, key);
+      try {
+        const left = (await reading.listMessages({ address: 'a@example.test' }))?.map((m) => m.uid) ?? [];
+        const readable: number[] = [];
+        for (const uid of left) if ((await reading.readMessage({ address: 'a@example.test', uid }).catch(() => null)) !== null) readable.push(uid);
+        assert.equal(readable.length, 1);
+        await reading.copyMessages({ address: 'a@example.test', from: 'INBOX', to: 'Archive', uids: readable });
+        assert.equal(filesIn(dir).length, 1, 'no new file');
+        const copied = (await engine.bodies(key)).messages.filter(([len]) => len > 0);
+        assert.equal(copied.length, 1, 'the copy holds its bytes in the database');
+        assert.equal(copied[0]?.[1], null);
+      } finally {
+        await reading.close();
+      }
+    });
+
+    it('fails a read whose file holds another length than the message, naming it', async () => {
+      const dir = freshDir();
+      const s = await engine.open({ dir });
+      try {
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        await s.append({ address: 'a@example.test', data: enc('twelve bytes'), internalDate: T0 });
+        const [f] = filesIn(dir);
+        assert.ok(f !== undefined);
+        writeFileSync(join(dir, f), 'short');
+        await assert.rejects(s.readMessage({ address: 'a@example.test', uid: 1 }), /holds 5 bytes where the message has 12: it was truncated or replaced/);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('refuses a write whose files waited longer than MAX_UNCOMMITTED_MS for their commit, and removes them', async (t) => {
+      const dir = freshDir();
+      const s = await engine.open({ dir });
+      try {
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        let clock = performance.now();
+        t.mock.method(performance, 'now', () => clock);
+        const late = s.append({ address: 'a@example.test', data: enc('late'), internalDate: T0 });
+        // Before the group commit runs: as if the write then waited past the limit.
+        clock += MAX_UNCOMMITTED_MS + 1;
+        await assert.rejects(late, /waited \d+ s for its commit, longer than body files may stay unreferenced/);
+        t.mock.restoreAll();
+        assert.equal(await s.countMessages({ address: 'a@example.test' }), 0);
+        assert.deepEqual(filesIn(dir), []);
+      } finally {
+        await s.close();
+      }
+    });
+
     it('refuses to open with a blobs directory that does not exist, naming it', async () => {
       const missing = join(root, 'no-such-dir');
       await assert.rejects(engine.open({ dir: missing }), (err: unknown) => isStoreError(err, StoreErrorCode.Invalid) && err.message.includes(missing));
@@ -440,6 +538,33 @@ if (url === undefined || url === '') {
   suite(engine);
 
   describe('[storage] blobs: two nodes on one PostgreSQL and one directory', () => {
+    it("does not sweep while another node's transaction may be inserting rows that name files (the fence)", async () => {
+      const dir = freshDir();
+      const s = await engine.open({ dir });
+      const writer = new pg.Client({ connectionString: engine.testUrl });
+      await writer.connect();
+      try {
+        // An unreferenced file, old enough for any grace; and a writer in the middle of a transaction
+        // that, as namesFor does, holds the fence shared.
+        mkdirSync(join(dir, 'ab', 'cd'), { recursive: true });
+        const orphan = join(dir, 'ab', 'cd', 'abcd' + '0'.repeat(28));
+        writeFileSync(orphan, 'orphan');
+        await writer.query('BEGIN');
+        await writer.query(`SELECT pg_advisory_xact_lock_shared(7206151021)`);
+        let done = false;
+        const sweeping = s.sweepBlobs({ graceMs: 0, now: 8.64e15 }).then((r) => ((done = true), r));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(done, false, 'the sweep waits for the writer');
+        assert.ok(statSync(orphan).isFile());
+        await writer.query('COMMIT');
+        const r = await sweeping;
+        assert.equal(r.removed, 1);
+      } finally {
+        await writer.end();
+        await s.close();
+      }
+    });
+
     it('read, copy and delete each other\'s messages', async () => {
       const dir = freshDir();
       const key = `nodes${++n}`;

@@ -140,10 +140,18 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
       const header = headerSection(r.data);
       const plain = isPlainHeader(header) ? 1 : 0;
       if (blobs === null || !blobs.writes) return { data: r.data, blob: null, header, plain };
+      await blobs.enterWrite(trx);
       return { data: EMPTY, blob: await blobs.write(r.data), header, plain };
     }
     const what = `message UID ${num(r.uid)} of ${source.name}`;
     if (blobs === null) throw blobsNotConfigured(r.blob, what);
+    if (!blobs.writes) {
+      // write_blobs = false: a copy goes into the database, so the files drain as messages move.
+      const data = await blobs.read(r.blob, what);
+      const header = headerSection(data);
+      return { data, blob: null, header, plain: isPlainHeader(header) ? 1 : 0 };
+    }
+    await blobs.enterWrite(trx);
     const kept = await trx.selectFrom('message_headers').select(['plain', 'header']).where('mailbox_id', '=', source.id).where('uid', '=', num(r.uid)).executeTakeFirst();
     let header: Uint8Array;
     let plain: number;

@@ -687,7 +687,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const files = startBodies(blobs, [data]);
       const written = committer.submit(async (trx): Promise<WriteOutcome<AppendResult & { change: MailboxChange }>> => {
         if (files === null) return appendIn(trx, { address, mailbox, data, internalDate, flags });
-        const named = await namesFor(files);
+        const named = await namesFor(files, trx);
         if (!named.ok) return named;
         return noteOutcome(files, await appendIn(trx, { address, mailbox, data, internalDate, flags, blob: named.names[0] ?? null }));
       });
@@ -722,7 +722,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       if (mb === null) return null;
       const row = await db
         .selectFrom('messages')
-        .select(['data', 'blob'])
+        .select(['data', 'blob', 'size'])
         .where('mailbox_id', '=', mb.id)
         .where('uid', '=', ref.uid)
         .executeTakeFirst();
@@ -738,7 +738,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       for (const part of chunks(sortedUids(ref.uids))) {
         const rows = await db
           .selectFrom('messages')
-          .select(['uid', 'data', 'blob'])
+          .select(['uid', 'data', 'blob', 'size'])
           .where('mailbox_id', '=', mb.id)
           .where('uid', 'in', part)
           .orderBy('uid')
@@ -828,7 +828,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const written = committer.submit(async (trx): Promise<WriteOutcome<void>> => {
         let blob: string | null = null;
         if (files !== null) {
-          const named = await namesFor(files);
+          const named = await namesFor(files, trx);
           if (!named.ok) return named;
           blob = named.names[0] ?? null;
         }
@@ -853,7 +853,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const written = committer.submit(async (trx): Promise<WriteOutcome<Accepted>> => {
         let names: string[] | null = null;
         if (files !== null) {
-          const named = await namesFor(files);
+          const named = await namesFor(files, trx);
           if (!named.ok) return named;
           names = named.names;
         }
@@ -1060,7 +1060,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
 
     async readQueuedData(id): Promise<Uint8Array | null> {
       live();
-      const row = await db.selectFrom('queue_messages').select(['data', 'blob']).where('id', '=', id).executeTakeFirst();
+      const row = await db.selectFrom('queue_messages').select(['data', 'blob', 'size']).where('id', '=', id).executeTakeFirst();
       if (row === undefined) return null;
       return bodyOf(blobs, row, () => `queued message ${id}`);
     },
@@ -1072,7 +1072,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       const written = committer.submit(async (trx): Promise<WriteOutcome<Delivered>> => {
         let blob: string | null = null;
         if (files !== null) {
-          const named = await namesFor(files);
+          const named = await namesFor(files, trx);
           if (!named.ok) return named;
           blob = named.names[0] ?? null;
         }

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely } from 'kysely';
 import { silentLogger, type Logger } from '../../core/logger.ts';
-import { checkBlobDir, createBlobFiles } from '../sql/blob-files.ts';
+import { checkBlobDir, claimBlobDir, createBlobFiles } from '../sql/blob-files.ts';
 import { migrate, type Migration } from '../sql/migrate.ts';
 import { createSqlStore } from '../sql/sql-store.ts';
 import type { Database } from '../sql/tables.ts';
@@ -60,6 +60,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 
     kysely = new Kysely<Database>({ dialect: new NodeSqliteDialect({ database: adaptDatabase(raw) }) });
     await migrate({ db: kysely, migrations: options.migrations ?? sqliteMigrations, now: now(), logger });
+    if (blobs !== null) await claimBlobDir(kysely, blobs.dir);
   } catch (err) {
     if (kysely !== null) await kysely.destroy();
     if (raw.isOpen) raw.close();
