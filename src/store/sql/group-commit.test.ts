@@ -54,6 +54,30 @@ describe('group commit', () => {
     await db.destroy();
   });
 
+  it("waits for a write's ready work before BEGIN, so no transaction is held across it", async () => {
+    const db = await scratch();
+    const gc = createGroupCommitter({ db, logger: silentLogger });
+    let finish: () => void = () => {};
+    const ready = new Promise<void>((r) => (finish = r));
+    const events: string[] = [];
+    const write: BatchedWrite<string> = async (trx) => {
+      events.push('transaction');
+      await trx.insertInto('counters').values({ name: 'prepared', value: 1 }).execute();
+      return { ok: true, value: 'prepared' };
+    };
+    const done = gc.submit(write, ready.then(() => events.push('ready')));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(events, [], 'no transaction while the work is under way');
+    // Meanwhile the database is free for others (SQLite's one writer is not held).
+    await db.insertInto('counters').values({ name: 'other', value: 1 }).execute();
+    finish();
+    assert.equal(await done, 'prepared');
+    assert.deepEqual(events, ['ready', 'transaction']);
+    assert.deepEqual(await names(db), ['other', 'prepared']);
+    await gc.close();
+    await db.destroy();
+  });
+
   it('rejects every caller of a batch when one write throws, and keeps none of it', async () => {
     const db = await scratch();
     const gc = createGroupCommitter({ db, logger: silentLogger });

@@ -19,12 +19,18 @@ export type BatchedWrite<T> = (trx: Transaction<Database>) => Promise<WriteOutco
 
 interface Pending {
   write: BatchedWrite<unknown>;
+  ready: Promise<unknown> | undefined;
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
 
 export interface GroupCommitter {
-  submit<T>(write: BatchedWrite<T>): Promise<T>;
+  /**
+   * `ready`: work the write needs done before its transaction (body files being written and
+   * fsynced); the batch waits for it before BEGIN, so no transaction (SQLite's one writer,
+   * PostgreSQL's row locks) is held across it. Its failure is the write's to report.
+   */
+  submit<T>(write: BatchedWrite<T>, ready?: Promise<unknown>): Promise<T>;
   stats(): WriteStats;
   /** Refuses new writes and resolves once every pending one is settled. */
   close(): Promise<void>;
@@ -57,6 +63,8 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   const counters: WriteStats = { commits: 0, writes: 0 };
 
   async function runBatch(batch: Pending[]): Promise<void> {
+    const preparing = batch.flatMap((p) => (p.ready === undefined ? [] : [p.ready]));
+    if (preparing.length > 0) await Promise.allSettled(preparing);
     let outcomes: Array<WriteOutcome<unknown>> = [];
     for (let attempt = 0; ; attempt++) {
       outcomes = [];
@@ -106,10 +114,10 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   return {
-    submit<T>(write: BatchedWrite<T>): Promise<T> {
+    submit<T>(write: BatchedWrite<T>, ready?: Promise<unknown>): Promise<T> {
       if (closed) return Promise.reject(new StoreError(StoreErrorCode.Closed, 'the store is closed'));
       return new Promise<T>((resolve, reject) => {
-        pending.push({ write: write as BatchedWrite<unknown>, resolve: resolve as (v: unknown) => void, reject });
+        pending.push({ write: write as BatchedWrite<unknown>, ready, resolve: resolve as (v: unknown) => void, reject });
         // While a batch runs, flush() picks new writes up when it finishes.
         if (!running && !scheduled) {
           scheduled = true;

@@ -690,7 +690,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const named = await namesFor(files, trx);
         if (!named.ok) return named;
         return noteOutcome(files, await appendIn(trx, { address, mailbox, data, internalDate, flags, blob: named.names[0] ?? null }));
-      });
+      }, files?.names);
       const appended = written.then(({ uid, uidValidity, change }) => {
         emit(change);
         return { uid, uidValidity };
@@ -838,7 +838,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         }
         await enqueueIn(trx, message, blob);
         return noteOutcome(files, { ok: true, value: undefined });
-      });
+      }, files?.names);
       return keepIfCommitted(blobs, files, written);
     },
 
@@ -880,7 +880,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           value.changes.push(appended.value.change);
         }
         return noteOutcome(files, { ok: true, value });
-      });
+      }, files?.names);
       const accepted = written.then(({ delivered, changes }) => {
         for (const c of changes) emit(c);
         return { delivered };
@@ -1103,7 +1103,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         if (blobs === null) await finishing.execute();
         else finished = namesOf(await finishing.returning('blob').execute());
         return noteOutcome(files, { ok: true, value: { kind: 'delivered' as const, uid: appended.value.uid, change: appended.value.change, finished } });
-      });
+      }, files?.names);
       // Not leased: nothing names the file written for it.
       return keepIfCommitted(blobs, files, written, (r) => r.kind === 'not-leased').then(async (r) => {
         if (r.kind === 'not-leased') return r;
