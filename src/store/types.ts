@@ -468,6 +468,8 @@ export interface BlobSweepResult {
   removed: number;
   /** The first removed names (the log has them all). */
   sample: string[];
+  /** Another node sharing the database was sweeping the directory already: this one did nothing. */
+  busy?: boolean;
 }
 
 export interface BlobStore {

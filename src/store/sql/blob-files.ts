@@ -42,6 +42,8 @@ export const MAX_UNCOMMITTED_MS = DEFAULT_SWEEP_GRACE_MS / 2;
  * file whose row is inserted but not yet committed on another node.
  */
 const SWEEP_FENCE_KEY = '7206151021';
+/** Held by the one node of a PostgreSQL database that walks the directory now: the others skip. */
+const SWEEPER_KEY = '7206151022';
 /** The file in the blobs directory naming the database its bodies belong to. */
 const OWNER_FILE = 'postern-store-id';
 // Names checked against the database per query, and removed names the sweep reports (it logs all).
@@ -273,45 +275,59 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
     },
 
     async sweep(db, opts = {}) {
-      // Ages on the file server's clock, which stamped the ctimes: a node whose clock runs ahead
-      // would otherwise take files younger than the grace.
-      const cutoff = (opts.now ?? (await fileServerNow())) - (opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS);
-      const result: BlobSweepResult = { checked: 0, removed: 0, sample: [] };
-      let batch: string[] = [];
-      const settle = async (): Promise<void> => {
-        const names = batch;
-        batch = [];
-        if (names.length === 0) return;
-        const gone = await fenced(db, async (q) => {
-          // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
-          const m = await q.selectFrom('messages').select('blob').where('blob', 'in', names).execute();
-          const qm = await q.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute();
-          const named = new Set([...m, ...qm].map((r) => r.blob));
-          const removed: string[] = [];
-          for (const n of names.filter((x) => !named.has(x))) {
-            try {
-              await unlink(join(dir, n));
-              removed.push(n);
-            } catch (err) {
-              if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
-            }
-          }
-          return removed;
-        });
-        if (gone.length === 0) return;
-        result.removed += gone.length;
-        for (const n of gone) if (result.sample.length < SWEEP_SAMPLE) result.sample.push(n);
-        logger.info({ dir, files: gone }, 'sweep: removed body files no message names (left by a crash or a failed write)');
-      };
-      for await (const name of candidates(cutoff)) {
-        result.checked += 1;
-        batch.push(name);
-        if (batch.length >= SWEEP_BATCH) await settle();
-      }
-      await settle();
-      return result;
+      if (!pgFence) return sweepNow(db, opts);
+      // One walk of the shared directory at a time for the whole cluster, not one per node.
+      return db.connection().execute(async (conn) => {
+        const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${SWEEPER_KEY}::bigint) AS ok`.execute(conn);
+        if (got.rows[0]?.ok !== true) return { checked: 0, removed: 0, sample: [], busy: true };
+        try {
+          return await sweepNow(db, opts);
+        } finally {
+          await sql`SELECT pg_advisory_unlock(${SWEEPER_KEY}::bigint)`.execute(conn);
+        }
+      });
     },
   };
+
+  async function sweepNow(db: Kysely<Database>, opts: { graceMs?: number; now?: number }): Promise<BlobSweepResult> {
+    // Ages on the file server's clock, which stamped the ctimes: a node whose clock runs ahead
+    // would otherwise take files younger than the grace.
+    const cutoff = (opts.now ?? (await fileServerNow())) - (opts.graceMs ?? DEFAULT_SWEEP_GRACE_MS);
+    const result: BlobSweepResult = { checked: 0, removed: 0, sample: [] };
+    let batch: string[] = [];
+    const settle = async (): Promise<void> => {
+      const names = batch;
+      batch = [];
+      if (names.length === 0) return;
+      const gone = await fenced(db, async (q) => {
+        // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
+        const m = await q.selectFrom('messages').select('blob').where('blob', 'in', names).execute();
+        const qm = await q.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute();
+        const named = new Set([...m, ...qm].map((r) => r.blob));
+        const removed: string[] = [];
+        for (const n of names.filter((x) => !named.has(x))) {
+          try {
+            await unlink(join(dir, n));
+            removed.push(n);
+          } catch (err) {
+            if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
+          }
+        }
+        return removed;
+      });
+      if (gone.length === 0) return;
+      result.removed += gone.length;
+      for (const n of gone) if (result.sample.length < SWEEP_SAMPLE) result.sample.push(n);
+      logger.info({ dir, files: gone }, 'sweep: removed body files no message names (left by a crash or a failed write)');
+    };
+    for await (const name of candidates(cutoff)) {
+      result.checked += 1;
+      batch.push(name);
+      if (batch.length >= SWEEP_BATCH) await settle();
+    }
+    await settle();
+    return result;
+  }
   return files;
 }
 

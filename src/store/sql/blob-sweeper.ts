@@ -22,7 +22,9 @@ export function startBlobSweeper(options: { store: Store; logger: Logger; interv
     running = true;
     try {
       const r = await store.sweepBlobs(options.graceMs !== undefined ? { graceMs: options.graceMs } : {});
-      if (!stopped) logger.info({ checked: r.checked, removed: r.removed, sample: r.sample }, 'body file sweep done');
+      if (stopped) return;
+      if (r.busy === true) logger.info({ busy: true }, 'body file sweep skipped: another node of this database is sweeping the directory');
+      else logger.info({ checked: r.checked, removed: r.removed, sample: r.sample }, 'body file sweep done');
     } catch (err) {
       if (!stopped) logger.error({ err }, 'body file sweep failed; the next runs in a day');
     } finally {

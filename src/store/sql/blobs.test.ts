@@ -538,6 +538,22 @@ if (url === undefined || url === '') {
   suite(engine);
 
   describe('[storage] blobs: two nodes on one PostgreSQL and one directory', () => {
+    it('lets one node of the database walk the directory at a time; another says it is busy', async () => {
+      const dir = freshDir();
+      const s = await engine.open({ dir });
+      const other = new pg.Client({ connectionString: engine.testUrl });
+      await other.connect();
+      try {
+        await other.query(`SELECT pg_advisory_lock(7206151022)`);
+        assert.deepEqual(await s.sweepBlobs({ graceMs: 0, now: 8.64e15 }), { checked: 0, removed: 0, sample: [], busy: true });
+        await other.query(`SELECT pg_advisory_unlock(7206151022)`);
+        assert.equal((await s.sweepBlobs({ graceMs: 0, now: 8.64e15 })).busy, undefined);
+      } finally {
+        await other.end();
+        await s.close();
+      }
+    });
+
     it("does not sweep while another node's transaction may be inserting rows that name files (the fence)", async () => {
       const dir = freshDir();
       const s = await engine.open({ dir });
