@@ -188,10 +188,12 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
     const t = config.delivery.timeouts;
     // Every process of this node names its leases under one prefix, so a restart can take back
     // what a crashed process had claimed.
-    // The machine's name is part of it: two machines given one config file (one hostname) must not
-    // take back each other's live claims when one of them starts.
-    const ownerPrefix = `${config.hostname}/${osHostname()}.`;
-    const owner = `${ownerPrefix}${process.pid}.${randomBytes(4).toString('hex')}`;
+    // On a shared (PostgreSQL) store the machine's name is part of it: two machines given one
+    // config file (one hostname) must not take back each other's live claims when one starts. On
+    // SQLite only this machine uses the store, and a container that comes back under a new
+    // machine name must still take its claims back at once.
+    const ownerPrefix = config.storage.url !== null ? `${config.hostname}/${osHostname()}/` : `${config.hostname}/`;
+    const owner = `${ownerPrefix}${config.storage.url !== null ? '' : `${osHostname()}.`}${process.pid}.${randomBytes(4).toString('hex')}`;
     // Several nodes share a PostgreSQL store: connection limits, backup drains and POP3 maildrop
     // locks are counted there, across all of them. One SQLite node keeps them in the process.
     const cluster = config.storage.url !== null ? new StoreClusterLimits({ store, owner, ownerPrefix, logger, leaseMs: config.delivery.slotLeaseMs, renewMs: Math.floor(config.delivery.slotLeaseMs / 3) }) : undefined;
@@ -245,11 +247,12 @@ async function startMailPath(config: Config, logger: Logger): Promise<MailPath> 
       ...(cluster !== undefined ? { cluster } : {}),
       delivery: {
         local: (message, data, recipients) => deliverLocal({ store, owner, now: Date.now }, { sender: message.sender, data }, recipients),
-        async remote(message, data, domain, recipients, route, deadline): Promise<RecipientOutcome[]> {
+        async remote(message, data, domain, recipients, route, claim): Promise<RecipientOutcome[]> {
           const walked = await walkMx(
             {
               domain,
-              deadline,
+              deadline: claim.deadline,
+              keepClaim: claim.keep,
               message: {
                 sender: message.sender,
                 data,

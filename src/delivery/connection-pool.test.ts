@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionPool } from './connection-pool.ts';
+import { ConnectionPool, PoolWaitExpired } from './connection-pool.ts';
 import type { SmtpConnection } from '../smtp/client/index.ts';
 import type { ClusterLimits } from '../core/cluster-limits.ts';
 
@@ -186,6 +186,16 @@ describe('ConnectionPool with cluster limits', () => {
     (await pool.acquire('127.0.0.1', 25, 'mx')).release(false);
     await new Promise((r) => setTimeout(r, 5));
     assert.equal(state.held.size, 0);
+    await pool.close();
+  });
+
+  it('stops waiting for a cluster slot at `until`, freeing its local place', async () => {
+    const { cluster, state } = fakeCluster(1);
+    state.taken = 1;
+    const pool = new ConnectionPool({ connect: async () => fakeConnection(), maxPerHost: 1, idleMs: 10, cluster, clusterPollMaxMs: 20 });
+    await assert.rejects(pool.acquire('127.0.0.1', 25, 'mx', { until: Date.now() + 60 }), PoolWaitExpired);
+    state.taken = 0;
+    (await pool.acquire('127.0.0.1', 25, 'mx', { until: Date.now() + 60 })).release(false);
     await pool.close();
   });
 

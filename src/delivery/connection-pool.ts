@@ -30,6 +30,14 @@ interface HostState {
   slots: Map<SmtpConnection, SlotHold>;
 }
 
+/** Thrown by `acquire` when no connection came free before its `until`. */
+export class PoolWaitExpired extends Error {
+  constructor(address: string, port: number) {
+    super(`no connection to ${address} port ${port} came free in time`);
+    this.name = 'PoolWaitExpired';
+  }
+}
+
 export interface Lease {
   connection: SmtpConnection;
   /** Hands the connection back: kept for reuse when it is still open and `reuse` is true. */
@@ -45,7 +53,11 @@ export class ConnectionPool {
     this.#options = options;
   }
 
-  async acquire(address: string, port: number, serverName: string): Promise<Lease> {
+  /**
+   * A connection to `address`:`port`. With `until` (epoch ms on `now`, default Date.now), waiting
+   * stops then with PoolWaitExpired: the caller's claim on its message ends there.
+   */
+  async acquire(address: string, port: number, serverName: string, wait: { until?: number; now?: () => number } = {}): Promise<Lease> {
     const key = `${address}|${port}`;
     let host = this.#hosts.get(key);
     if (host === undefined) {
@@ -80,9 +92,12 @@ export class ConnectionPool {
         void this.#gone(host, idle, Promise.resolve());
         continue;
       }
+      // Time left before `until`: a wait never outlasts it, and none starts after it.
+      const left = wait.until === undefined ? null : wait.until - (wait.now ?? Date.now)();
       if (!reserved) {
         if (host.open >= this.#options.maxPerHost) {
-          await this.#wait(host, null);
+          if (left !== null && left <= 0) throw new PoolWaitExpired(address, port);
+          await this.#wait(host, left);
           continue;
         }
         host.open++;
@@ -100,8 +115,13 @@ export class ConnectionPool {
         throw new Error(`no connection slot for ${address} port ${port}: could not ask the store (${err instanceof Error ? err.message : String(err)})`, { cause: err });
       }
       if (slot !== null) break;
+      if (left !== null && left <= 0) {
+        host.open--;
+        host.waiters.shift()?.();
+        throw new PoolWaitExpired(address, port);
+      }
       // Every slot is held: by other nodes (poll, backing off), or by us (a release wakes us).
-      await this.#wait(host, backoff);
+      await this.#wait(host, left === null ? backoff : Math.min(backoff, left));
       backoff = Math.min(backoff * 2, this.#options.clusterPollMaxMs ?? 1000);
     }
     if (this.#closed) {

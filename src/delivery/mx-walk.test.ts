@@ -47,7 +47,7 @@ describe('walkMx with a deadline', () => {
     await pool.close();
   });
 
-  it('sends nothing once the deadline passed while waiting for a connection, and says the recipients were abandoned', async () => {
+  it('sends nothing once the deadline passed (no keepClaim), and says the recipients were abandoned', async () => {
     const sent: string[] = [];
     const pool = new ConnectionPool({ connect: async () => connection(sent), maxPerHost: 1, idleMs: 1000 });
     const r = await walkMx(request(1000), { mx, port: 25, pool, logger: silentLogger, now: () => 1000 });
@@ -56,10 +56,34 @@ describe('walkMx with a deadline', () => {
       r.outcomes.map((o) => [o.recipientId, o.outcome, o.status, o.abandoned]),
       [[7, 'temporary', '4.4.5', true]],
     );
-    assert.match(r.outcomes[0]?.reply ?? '', /^451 4\.4\.5 no connection to mx\.far\.test came free before this node's claim on the message ran out/);
+    assert.match(r.outcomes[0]?.reply ?? '', /^451 4\.4\.5 not sent to mx\.far\.test: this node's claim on the message ran out while it waited; left for the next claim/);
     // The connection went back to the pool for the next message.
     const again = await walkMx(request(5000), { mx, port: 25, pool, logger: silentLogger, now: () => 1000 });
     assert.equal(again.outcomes[0]?.outcome, 'delivered');
+    await pool.close();
+  });
+
+  it('stops waiting for a connection at the deadline, and abandons the recipients', async () => {
+    const sent: string[] = [];
+    const pool = new ConnectionPool({ connect: async () => connection(sent), maxPerHost: 1, idleMs: 1000 });
+    const busy = await pool.acquire('127.0.0.1', 25, 'mx.far.test');
+    const r = await walkMx(request(Date.now() + 50), { mx, port: 25, pool, logger: silentLogger });
+    assert.deepEqual(sent, []);
+    assert.equal(r.outcomes[0]?.abandoned, true);
+    assert.match(r.outcomes[0]?.reply ?? '', /no connection came free before this node's claim on the message ran out/);
+    busy.release(false);
+    await pool.close();
+  });
+
+  it('asks keepClaim with a connection in hand, and sends only when it says the claim is still ours', async () => {
+    const sent: string[] = [];
+    const pool = new ConnectionPool({ connect: async () => connection(sent), maxPerHost: 1, idleMs: 1000 });
+    const refused = await walkMx({ ...request(5000), keepClaim: async () => false }, { mx, port: 25, pool, logger: silentLogger, now: () => 1000 });
+    assert.deepEqual(sent, []);
+    assert.equal(refused.outcomes[0]?.abandoned, true);
+    const kept = await walkMx({ ...request(500), keepClaim: async () => true }, { mx, port: 25, pool, logger: silentLogger, now: () => 1000 });
+    assert.deepEqual(sent, ['a@me.test'], 'keepClaim decides, past the deadline too (the claim was extended)');
+    assert.equal(kept.outcomes[0]?.outcome, 'delivered');
     await pool.close();
   });
 });

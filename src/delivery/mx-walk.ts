@@ -16,7 +16,7 @@ import { mxTargets, type MxOptions, type MxPlan } from '../dns/mx.ts';
 import { errorText } from '../core/errors.ts';
 import { isSmtpClientError, type OutboundMessage } from '../smtp/client/index.ts';
 import type { Outcome, RecipientOutcome } from '../queue/outcome.ts';
-import type { ConnectionPool } from './connection-pool.ts';
+import { PoolWaitExpired, type ConnectionPool } from './connection-pool.ts';
 
 export interface WalkRecipient {
   id: number;
@@ -28,11 +28,16 @@ export interface WalkRecipient {
 export interface WalkRequest {
   domain: string;
   /**
-   * No transaction starts at or after this (epoch ms, on `deps.now`): the caller's claim on the
-   * message ends soon after. A connection that comes free later is handed back, and every
-   * recipient comes back `abandoned`.
+   * The caller's claim on the message ends then (epoch ms, on `deps.now`): a wait for a
+   * connection stops there, and every recipient comes back `abandoned`.
    */
   deadline?: number;
+  /**
+   * Asked with a connection in hand, before the transaction: false when the claim is no longer
+   * the caller's (the recipients come back `abandoned`, the connection goes back to the pool).
+   * Without it, a transaction starts only before `deadline`.
+   */
+  keepClaim?: () => Promise<boolean>;
   message: Omit<OutboundMessage, 'recipients'>;
   recipients: WalkRecipient[];
 }
@@ -81,34 +86,40 @@ export async function walkMx(request: WalkRequest, deps: WalkDeps): Promise<Walk
 
   const attempts: WalkResult['attempts'] = [];
   const log = deps.logger;
+  const now = deps.now ?? Date.now;
+  const abandon = (host: string, address: string, why: string): WalkResult => {
+    log.info({ event: 'delivery.mx.abandoned', domain: request.domain, host, address, why }, 'not sending: the claim on the message ran out');
+    return {
+      plan,
+      outcomes: request.recipients.map((x) => ({
+        recipientId: x.id,
+        outcome: 'temporary',
+        status: '4.4.5',
+        reply: `451 4.4.5 not sent to ${host}: ${why}; left for the next claim`,
+        remoteMta: null,
+        abandoned: true,
+      })),
+      attempts: [...attempts, { host, address, error: why }],
+    };
+  };
   for (const target of plan.targets) {
     for (const address of target.addresses) {
       let lease;
       try {
-        lease = await deps.pool.acquire(address, deps.port, target.host);
+        lease = await deps.pool.acquire(address, deps.port, target.host, request.deadline !== undefined ? { until: request.deadline, now } : {});
       } catch (err) {
+        // Waiting for a connection (the host's limit, cluster-wide) outlasted our claim.
+        if (err instanceof PoolWaitExpired) return abandon(target.host, address, "no connection came free before this node's claim on the message ran out");
         attempts.push({ host: target.host, address, error: errorText(err) });
         log.info({ event: 'delivery.mx.next', domain: request.domain, host: target.host, address, error: errorText(err) }, 'MX host not usable, trying the next');
         continue;
       }
       const remoteMta = target.host;
-      if (request.deadline !== undefined && (deps.now ?? Date.now)() >= request.deadline) {
-        // Waiting for a connection (the host's limit, cluster-wide) outlasted our claim: sending
-        // now could duplicate what another node sends after claiming the message in turn.
+      const kept = request.keepClaim !== undefined ? await request.keepClaim() : request.deadline === undefined || now() < request.deadline;
+      if (!kept) {
+        // Sending now could duplicate what another node sends after claiming the message in turn.
         lease.release(true);
-        log.info({ event: 'delivery.mx.abandoned', domain: request.domain, host: target.host, address }, 'the claim on the message ran out while waiting for a connection; not sending');
-        return {
-          plan,
-          outcomes: request.recipients.map((x) => ({
-            recipientId: x.id,
-            outcome: 'temporary',
-            status: '4.4.5',
-            reply: `451 4.4.5 no connection to ${target.host} came free before this node's claim on the message ran out; left for the next claim`,
-            remoteMta: null,
-            abandoned: true,
-          })),
-          attempts: [...attempts, { host: target.host, address, error: 'claim ran out while waiting for a connection' }],
-        };
+        return abandon(target.host, address, "this node's claim on the message ran out while it waited");
       }
       try {
         const result = await lease.connection.send({

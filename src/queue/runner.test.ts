@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { QueueRunner, type RunnerDelivery } from './runner.ts';
+import { QueueRunner, type QueueRunnerOptions, type RemoteClaim, type RunnerDelivery } from './runner.ts';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RecipientOutcome } from './outcome.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
 import type { NewQueuedMessage, QueuedRecipient, Store } from '../store/types.ts';
@@ -32,8 +35,9 @@ describe('QueueRunner', () => {
   let store: Store;
   let now: number;
   let script: Script;
-  let calls: Array<{ id: string; route: string; to: string[]; deadline?: number }>;
+  let calls: Array<{ id: string; route: string; to: string[]; claim?: RemoteClaim }>;
   let runner: QueueRunner;
+  let runnerOptions: () => QueueRunnerOptions;
   let ids: number;
 
   beforeEach(async () => {
@@ -47,13 +51,13 @@ describe('QueueRunner', () => {
         calls.push({ id: m.id, route: 'local', to: rs.map((r) => r.address) });
         return rs.map((r) => ({ recipientId: r.id, ...script(r, 'local') }));
       },
-      remote: async (m, _data, _domain, rs, route, deadline) => {
-        calls.push({ id: m.id, route, to: rs.map((r) => r.address), deadline });
+      remote: async (m, _data, _domain, rs, route, claim) => {
+        calls.push({ id: m.id, route, to: rs.map((r) => r.address), claim });
         return rs.map((r) => ({ recipientId: r.id, ...script(r, route) }));
       },
       route: async (address) => [{ address, domain: address.split('@')[1] ?? '', route: 'remote' }],
     };
-    runner = new QueueRunner({
+    runnerOptions = () => ({
       store,
       delivery,
       hostname: 'mx.local.test',
@@ -68,6 +72,7 @@ describe('QueueRunner', () => {
       pollIntervalMs: 1000,
       backup: { maxHoldMs: 120 * MIN, probeIntervalMs: MIN, drainConcurrency: 2, drainRate: 1000 },
     });
+    runner = new QueueRunner(runnerOptions());
   });
   afterEach(() => store.close());
 
@@ -78,12 +83,40 @@ describe('QueueRunner', () => {
     assert.equal(await store.getQueued('m1'), null);
   });
 
-  it('gives remote delivery a deadline inside its claim, and records nothing for an attempt abandoned at it', async () => {
+  it('gives remote delivery its claim: kept as is while half a lease is left, extended after, refused once taken', async () => {
+    await store.enqueue(message('m1', ['carol@far.test']));
+    const kept: boolean[] = [];
+    const leases: Array<number | null | undefined> = [];
+    script = () => ({ outcome: 'temporary', status: '4.4.1', reply: '451 4.4.1 later', remoteMta: null });
+    const delivery = runnerOptions().delivery;
+    const probing = new QueueRunner({
+      ...runnerOptions(),
+      delivery: {
+        ...delivery,
+        remote: async (m, d, domain, rs, route, claim) => {
+          assert.equal(claim.deadline, T0 + 30 * MIN, 'claimed at T0 for the default 30 minutes');
+          kept.push(await claim.keep());
+          now = T0 + 20 * MIN; // waited for a connection: less than half the lease left
+          kept.push(await claim.keep());
+          leases.push((await store.getQueued('m1'))?.recipients[0]?.leaseUntil);
+          // Another node takes it (as if our extended lease had run out) before our next try.
+          await store.extendLeases({ owner: 'test', recipientIds: rs.map((r) => r.id), until: now });
+          assert.equal((await store.claimDue({ now, limit: 1, owner: 'elsewhere', leaseMs: MIN })).length, 1);
+          now = T0 + 36 * MIN;
+          kept.push(await claim.keep());
+          return delivery.remote(m, d, domain, rs, route, claim);
+        },
+      },
+    });
+    await probing.runOnce();
+    assert.deepEqual(kept, [true, true, false]);
+    assert.deepEqual(leases, [T0 + 50 * MIN], 'extended to a full lease from then');
+  });
+
+  it('records nothing for an attempt abandoned because its claim ran out', async () => {
     await store.enqueue(message('m1', ['carol@far.test']));
     script = () => ({ outcome: 'temporary', status: '4.4.5', reply: '451 4.4.5 claim ran out', remoteMta: null, abandoned: true });
     assert.equal(await runner.runOnce(), 1);
-    // Claimed at T0 for the default 30 minutes; the last minute is kept for the transaction itself.
-    assert.equal(calls[0]?.deadline, T0 + 29 * MIN);
     const r = (await store.getQueued('m1'))?.recipients[0];
     assert.equal(r?.state, 'queued');
     assert.equal(r?.attempts, 0, 'no attempt counted');
@@ -93,6 +126,25 @@ describe('QueueRunner', () => {
     script = ok;
     assert.equal(await runner.runOnce(), 1, 'claimed again once the lease ran out');
     assert.equal(await store.getQueued('m1'), null);
+  });
+
+  it('fails every recipient of a message whose body is lost, and bounces to the sender, rather than retry it forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-runner-blobs-'));
+    const withFiles = await openSqliteStore({ path: ':memory:', now: () => now, blobs: { dir } });
+    try {
+      const lost = new QueueRunner({ ...runnerOptions(), store: withFiles });
+      await withFiles.enqueue(message('m1', ['carol@far.test', 'dan@far.test']));
+      for (const a of readdirSync(dir).filter((n) => /^[0-9a-f]{2}$/.test(n))) rmSync(join(dir, a), { recursive: true });
+      assert.equal(await lost.runOnce(), 1);
+      assert.deepEqual(calls, [], 'nothing was sent');
+      assert.equal(await withFiles.getQueued('m1'), null, 'the message left the queue');
+      const bounce = (await withFiles.listQueue()).find((m) => m.sender === '');
+      assert.deepEqual(bounce?.recipients.map((r) => r.address), ['alice@sender.test']);
+      assert.match(text(await withFiles.readQueuedData(bounce?.id ?? '')), /554 5\.3\.0 the message's body was lost on this server/);
+    } finally {
+      await withFiles.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('retries a temporary failure on the schedule, then bounces it to the sender when it expires', async () => {

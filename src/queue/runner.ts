@@ -16,6 +16,7 @@
 import type { ClusterLimits, SlotHold } from '../core/cluster-limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { errorText } from '../core/errors.ts';
+import { isStoreError, StoreErrorCode } from '../store/errors.ts';
 import { buildDsn, shouldNotify, type DsnRecipient } from '../message/dsn.ts';
 import type { DeliveryResult, NewRecipient, QueuedMessage, QueuedRecipient, Route, Store } from '../store/types.ts';
 import type { RecipientOutcome } from './outcome.ts';
@@ -25,13 +26,26 @@ export interface RunnerDelivery {
   /** Recipients of one message on the local route. */
   local(message: QueuedMessage, data: Uint8Array, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]>;
   /**
-   * Recipients of one message in one domain, on the remote or backup route. No transaction may
-   * start at or after `deadline` (epoch ms): this node's claim ends soon after, and another node
-   * could then send the message as well; such recipients come back `abandoned`.
+   * Recipients of one message in one domain, on the remote or backup route, under `claim`: no
+   * wait for a connection outlasts it, and no transaction starts unless `claim.keep()` says it is
+   * still ours for long enough; otherwise the recipients come back `abandoned` (another node may
+   * send the message once the claim has run out).
    */
-  remote(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[], route: 'remote' | 'backup', deadline: number): Promise<RecipientOutcome[]>;
+  remote(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[], route: 'remote' | 'backup', claim: RemoteClaim): Promise<RecipientOutcome[]>;
   /** Where a notice to `address` goes; null when nowhere (it is then logged and dropped). */
   route(address: string): Promise<NewRecipient[] | null>;
+}
+
+/** This node's claim on the recipients of one delivery attempt. */
+export interface RemoteClaim {
+  /** When the claim runs out (epoch ms): waiting for a connection stops there. */
+  deadline: number;
+  /**
+   * Called with a connection in hand, before the transaction: true when the claim will outlast
+   * the transaction (extended in the store when less than half a lease is left), false when it
+   * is no longer this node's to send.
+   */
+  keep(): Promise<boolean>;
 }
 
 export interface QueueRunnerOptions {
@@ -292,7 +306,20 @@ export class QueueRunner {
   }
 
   async #process(message: QueuedMessage): Promise<void> {
-    const data = await this.#o.store.readQueuedData(message.id);
+    let data: Uint8Array | null;
+    try {
+      data = await this.#o.store.readQueuedData(message.id);
+    } catch (err) {
+      if (!isStoreError(err, StoreErrorCode.NotFound)) throw err;
+      // The body is gone ([storage] blobs: its file missing or cut short). Retrying cannot bring it
+      // back, and leaving the claim to run out would retry it forever without a word to anyone:
+      // every recipient fails now and the sender gets a bounce (with no copy of the message).
+      this.#log.error({ event: 'queue.body_lost', id: message.id, error: errorText(err) }, 'the body of a queued message is lost; its recipients fail');
+      const lost = message.recipients.filter((r) => r.leaseOwner === this.#o.owner && r.state === 'queued');
+      const reply = `554 5.3.0 the message's body was lost on this server (${errorText(err)}); it cannot be delivered`;
+      await this.#settle(message, new Uint8Array(0), lost, lost.map((r) => ({ recipientId: r.id, outcome: 'failed', status: '5.3.0', reply, remoteMta: null })));
+      return;
+    }
     if (data === null) return;
     const due = message.recipients.filter((r) => r.leaseOwner === this.#o.owner && r.state === 'queued');
     const groups = new Map<string, { route: Route; domain: string; recipients: QueuedRecipient[] }>();
@@ -311,7 +338,7 @@ export class QueueRunner {
           try {
             if (g.route === 'local') return await this.#o.delivery.local(message, data, g.recipients);
             if (g.route === 'backup') return await this.#forwardBackup(message, data, g.domain, g.recipients);
-            return await this.#o.delivery.remote(message, data, g.domain, g.recipients, 'remote', this.#deadline(g.recipients));
+            return await this.#o.delivery.remote(message, data, g.domain, g.recipients, 'remote', this.#claimOf(g.recipients));
           } catch (err) {
             return g.recipients.map((r): RecipientOutcome => ({ recipientId: r.id, outcome: 'temporary', status: '4.3.0', reply: `451 4.3.0 delivery error: ${errorText(err)}`, remoteMta: null }));
           }
@@ -322,13 +349,32 @@ export class QueueRunner {
   }
 
   /**
-   * The last moment a transaction for these recipients may start: the end of our claim, less a
-   * margin for the transaction itself (a tenth of the lease, at most a minute), since another
-   * node may claim them from the lease's end on.
+   * Our claim on these recipients, as the MX walk sees it. A transaction may run long (minutes of
+   * DATA), and another node may claim the recipients from the lease's end on: so before one
+   * starts with less than half a lease left (the attempt waited for a connection), the claim is
+   * extended to a full lease in the store, and the attempt is given up if it is no longer ours.
    */
-  #deadline(recipients: readonly QueuedRecipient[]): number {
-    const until = Math.min(...recipients.map((r) => r.leaseUntil ?? Infinity));
-    return until - Math.min(60_000, this.#leaseMs / 10);
+  #claimOf(recipients: readonly QueuedRecipient[]): RemoteClaim {
+    let until = Math.min(...recipients.map((r) => r.leaseUntil ?? Infinity));
+    const ids = recipients.map((r) => r.id);
+    return {
+      deadline: until,
+      keep: async () => {
+        const now = this.#now();
+        if (until - now > this.#leaseMs / 2) return true;
+        const next = now + this.#leaseMs;
+        let extended: number;
+        try {
+          extended = await this.#o.store.extendLeases({ owner: this.#o.owner, recipientIds: ids, until: next });
+        } catch (err) {
+          this.#log.warn({ event: 'queue.claim_unconfirmed', error: errorText(err) }, 'could not extend a claim before sending; the attempt is given up');
+          return false;
+        }
+        if (extended !== ids.length) return false;
+        until = next;
+        return true;
+      },
+    };
   }
 
   async #forwardBackup(message: QueuedMessage, data: Uint8Array, domain: string, recipients: QueuedRecipient[]): Promise<RecipientOutcome[]> {
@@ -337,7 +383,7 @@ export class QueueRunner {
       return recipients.map((r) => ({ recipientId: r.id, outcome: 'temporary', status: '4.4.1', reply: r.lastReply ?? `451 4.4.1 the primary MX hosts of ${domain} are not answering; next probe soon`, remoteMta: null }));
     }
     await this.#takeDrainToken();
-    const outcomes = await this.#o.delivery.remote(message, data, domain, recipients, 'backup', this.#deadline(recipients));
+    const outcomes = await this.#o.delivery.remote(message, data, domain, recipients, 'backup', this.#claimOf(recipients));
     if (outcomes.length > 0 && outcomes.every((o) => o.outcome === 'temporary' && o.status === '4.4.1')) {
       this.#down.set(domain, this.#now() + this.#o.backup.probeIntervalMs);
       this.#log.info({ event: 'queue.backup.primary_down', domain }, 'primary MX hosts not answering: holding mail until the next probe');

@@ -1018,6 +1018,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.getQueued('m'), null);
       });
 
+      test("extends an owner's claim on recipients it still holds, even past its lease, and not once another owner took them", async (s) => {
+        await s.enqueue(msg('a', T0, [rcpt('a1@x.test'), rcpt('a2@x.test')]));
+        const [claimed] = await s.claimDue({ now: T0, limit: 1, owner: 'mine', leaseMs: 1000 });
+        const ids = claimed?.recipients.map((r) => r.id) ?? [];
+        assert.equal(ids.length, 2);
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, until: T0 + 5000 }), 2);
+        assert.deepEqual(await s.claimDue({ now: T0 + 4000, limit: 1, owner: 'other', leaseMs: 1000 }), [], 'still ours at T0 + 4 s');
+        assert.equal(await s.extendLeases({ owner: 'other', recipientIds: ids, until: T0 + 9000 }), 0, 'not the owner');
+        // Run out, and taken by another owner: ours no more.
+        assert.equal((await s.claimDue({ now: T0 + 5000, limit: 1, owner: 'other', leaseMs: 1000 })).length, 1);
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, until: T0 + 9000 }), 0);
+      });
+
       test('releases the leases of a crashed process of the same node, and only those', async (s) => {
         await s.enqueue(msg('a', T0, [rcpt('a@x.test')]));
         await s.enqueue(msg('b', T0, [rcpt('b@x.test')]));

@@ -411,6 +411,12 @@ export interface QueueStore {
    * the leases to run out. Returns how many recipients were released.
    */
   releaseLeases(options: { ownerPrefix: string; except: string }): Promise<number>;
+  /**
+   * Extends `owner`'s claim on these queued recipients to `until`, for those it still holds (no
+   * other owner claimed them since, even if the lease ran out meanwhile). Returns how many: fewer
+   * than asked means another node has (some of) them now.
+   */
+  extendLeases(options: { owner: string; recipientIds: readonly number[]; until: number }): Promise<number>;
   /** Deletes every message with no queued or held recipient left (a crash can leave one). Returns their ids. */
   deleteFinished(): Promise<string[]>;
   markDelayNoticeSent(recipientIds: readonly number[]): Promise<void>;

@@ -120,6 +120,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   pool.on('error', (err) => logger.warn({ err }, 'an idle PostgreSQL connection failed'));
 
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let storeId = 0;
   try {
     await migrate({
       db: kysely,
@@ -133,7 +134,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         if (schema !== undefined) await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`).execute(trx);
       },
     });
-    if (blobs !== null) await claimBlobDir(kysely, blobs.dir);
+    if (blobs !== null) storeId = await claimBlobDir(kysely, blobs.dir);
   } catch (err) {
     await kysely.destroy();
     throw err;
@@ -154,6 +155,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     now,
     retryable: isRetryable,
     changeBus,
-    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger, fence: 'postgres' }),
+    blobs: blobs === null ? null : createBlobFiles({ dir: blobs.dir, writes: blobs.writes ?? true, logger, fence: { engine: 'postgres', storeId } }),
   });
 }

@@ -41,9 +41,19 @@ export const MAX_UNCOMMITTED_MS = DEFAULT_SWEEP_GRACE_MS / 2;
  * files holds it shared; a sweep batch decides and unlinks under it exclusive, so it never judges a
  * file whose row is inserted but not yet committed on another node.
  */
-const SWEEP_FENCE_KEY = '7206151021';
-/** Held by the one node of a PostgreSQL database that walks the directory now: the others skip. */
-const SWEEPER_KEY = '7206151022';
+const FENCE_CLASS = 72061510;
+/** Held by the one node of a store that walks the directory now: the others skip. */
+const SWEEPER_CLASS = 72061511;
+/** How long a sweep batch tries for the fence (backing off) before this sweep gives up. */
+const FENCE_TRY_MS = 5 * 60_000;
+
+/**
+ * The advisory lock keys of one store: its class and the store id (from claimBlobDir), so that
+ * stores in two schemas of one database do not fence each other. Exported for tests.
+ */
+export function blobLockKey(kind: 'fence' | 'sweeper', storeId: number): [number, number] {
+  return [kind === 'fence' ? FENCE_CLASS : SWEEPER_CLASS, storeId % 2_147_483_647];
+}
 /** The file in the blobs directory naming the database its bodies belong to. */
 const OWNER_FILE = 'postern-store-id';
 // Names checked against the database per query, and removed names the sweep reports (it logs all).
@@ -98,9 +108,11 @@ export function blobsNotConfigured(name: string, what: string): StoreError {
   );
 }
 
-export function createBlobFiles(options: { dir: string; writes?: boolean; logger: Logger; fence?: 'postgres' | null }): BlobFiles {
+export function createBlobFiles(options: { dir: string; writes?: boolean; logger: Logger; fence?: { engine: 'postgres'; storeId: number } | null }): BlobFiles {
   const { dir, logger } = options;
-  const pgFence = options.fence === 'postgres';
+  const pgFence = options.fence?.engine === 'postgres';
+  const [fenceClass, fenceId] = blobLockKey('fence', options.fence?.storeId ?? 0);
+  const [sweeperClass, sweeperId] = blobLockKey('sweeper', options.fence?.storeId ?? 0);
 
   /** The file server's time now: what the files' ctimes are stamped with, whatever this node's clock says. */
   async function fileServerNow(): Promise<number> {
@@ -113,13 +125,23 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
     }
   }
 
-  /** Runs one sweep batch's decision and unlinks under the fence, exclusive (PostgreSQL). */
+  /**
+   * Runs one sweep batch's decision under the fence, exclusive (PostgreSQL). Tried, never waited
+   * for in the lock's queue: a waiting exclusive request would hold back every new writer behind
+   * one slow writer (a big COPY, a node stuck on its mount). Backs off up to FENCE_TRY_MS.
+   */
   async function fenced<T>(db: Kysely<Database>, run: (q: Kysely<Database> | Transaction<Database>) => Promise<T>): Promise<T> {
     if (!pgFence) return run(db);
-    return db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${SWEEP_FENCE_KEY}::bigint)`.execute(trx);
-      return run(trx);
-    });
+    const until = performance.now() + FENCE_TRY_MS;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 5000)) {
+      const outcome = await db.transaction().execute(async (trx) => {
+        const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${fenceClass}::int, ${fenceId}::int) AS ok`.execute(trx);
+        return got.rows[0]?.ok === true ? { value: await run(trx) } : null;
+      });
+      if (outcome !== null) return outcome.value;
+      if (performance.now() > until) throw new Error(`the sweep of ${dir} could not take the write fence for ${FENCE_TRY_MS / 1000} s (writers kept it busy); it tries again at the next sweep`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   function pathOf(name: string, what: string): string {
@@ -215,7 +237,7 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
     writes: options.writes ?? true,
 
     async enterWrite(trx) {
-      if (pgFence) await sql`SELECT pg_advisory_xact_lock_shared(${SWEEP_FENCE_KEY}::bigint)`.execute(trx);
+      if (pgFence) await sql`SELECT pg_advisory_xact_lock_shared(${fenceClass}::int, ${fenceId}::int)`.execute(trx);
     },
 
     write: (data) => place((path) => writeNew(path, data)),
@@ -278,12 +300,13 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
       if (!pgFence) return sweepNow(db, opts);
       // One walk of the shared directory at a time for the whole cluster, not one per node.
       return db.connection().execute(async (conn) => {
-        const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${SWEEPER_KEY}::bigint) AS ok`.execute(conn);
+        const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${sweeperClass}::int, ${sweeperId}::int) AS ok`.execute(conn);
         if (got.rows[0]?.ok !== true) return { checked: 0, removed: 0, sample: [], busy: true };
         try {
           return await sweepNow(db, opts);
         } finally {
-          await sql`SELECT pg_advisory_unlock(${SWEEPER_KEY}::bigint)`.execute(conn);
+          const freed = await sql<{ ok: boolean }>`SELECT pg_advisory_unlock(${sweeperClass}::int, ${sweeperId}::int) AS ok`.execute(conn).catch(() => null);
+          if (freed?.rows[0]?.ok !== true) logger.warn({ dir }, 'sweep: could not give back the sweeper lock; other nodes skip their sweeps until this connection closes');
         }
       });
     },
@@ -299,22 +322,25 @@ export function createBlobFiles(options: { dir: string; writes?: boolean; logger
       const names = batch;
       batch = [];
       if (names.length === 0) return;
-      const gone = await fenced(db, async (q) => {
+      // Decided under the fence; unlinked after it, so writers are not held back by slow unlinks.
+      // Safe: a write that takes the fence later with one of these files finds them older than
+      // MAX_UNCOMMITTED_MS (they are older than the grace) and is refused.
+      const orphans = await fenced(db, async (q) => {
         // Index walks (schema step 6: partial indexes on blob), a batch of names per query.
         const m = await q.selectFrom('messages').select('blob').where('blob', 'in', names).execute();
         const qm = await q.selectFrom('queue_messages').select('blob').where('blob', 'in', names).execute();
         const named = new Set([...m, ...qm].map((r) => r.blob));
-        const removed: string[] = [];
-        for (const n of names.filter((x) => !named.has(x))) {
-          try {
-            await unlink(join(dir, n));
-            removed.push(n);
-          } catch (err) {
-            if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
-          }
-        }
-        return removed;
+        return names.filter((x) => !named.has(x));
       });
+      const gone: string[] = [];
+      for (const n of orphans) {
+        try {
+          await unlink(join(dir, n));
+          gone.push(n);
+        } catch (err) {
+          if (codeOf(err) !== 'ENOENT') logger.warn({ err, file: join(dir, n) }, 'sweep: could not remove an unreferenced body file');
+        }
+      }
       if (gone.length === 0) return;
       result.removed += gone.length;
       for (const n of gone) if (result.sample.length < SWEEP_SAMPLE) result.sample.push(n);
@@ -347,7 +373,7 @@ export async function checkBlobDir(dir: string): Promise<void> {
  * directory a file naming it; a directory that names another database is refused, since each
  * store's sweep would take the other's bodies as files no row of its own names.
  */
-export async function claimBlobDir(db: Kysely<Database>, dir: string): Promise<void> {
+export async function claimBlobDir(db: Kysely<Database>, dir: string): Promise<number> {
   await db
     .insertInto('counters')
     .values({ name: 'blob_store_id', value: randomInt(1, 2 ** 47) })
@@ -388,4 +414,5 @@ export async function claimBlobDir(db: Kysely<Database>, dir: string): Promise<v
       `[storage] blobs = ${dir} holds the bodies of another Postern database (${file} says store ${owner}, this database is store ${id}): give each database a directory of its own`,
     );
   }
+  return Number(id);
 }

@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isStoreError, StoreErrorCode } from '../errors.ts';
-import { MAX_UNCOMMITTED_MS } from './blob-files.ts';
+import { blobLockKey, MAX_UNCOMMITTED_MS } from './blob-files.ts';
 import { openPostgresStore } from '../postgres/open.ts';
 import { openSqliteStore } from '../sqlite/open.ts';
 import { openThreadedSqliteStore } from '../sqlite/threaded-store.ts';
@@ -538,15 +538,59 @@ if (url === undefined || url === '') {
   suite(engine);
 
   describe('[storage] blobs: two nodes on one PostgreSQL and one directory', () => {
+    it('a write takes the fence: it waits while a sweep batch holds it, and commits after', async () => {
+      const dir = freshDir();
+      const s = await engine.open({ dir });
+      const sweep = new pg.Client({ connectionString: engine.testUrl });
+      await sweep.connect();
+      try {
+        await s.createAccount({ address: 'a@example.test', now: T0 });
+        const [cls, id] = blobLockKey('fence', Number(readFileSync(join(dir, 'postern-store-id'), 'utf8')));
+        await sweep.query('BEGIN');
+        await sweep.query(`SELECT pg_advisory_xact_lock(${cls}, ${id})`);
+        let done = false;
+        const appended = s.append({ address: 'a@example.test', data: enc('fenced'), internalDate: T0 }).then((r) => ((done = true), r));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(done, false, 'the write waits for the sweep batch');
+        await sweep.query('COMMIT');
+        assert.equal((await appended).uid, 1);
+      } finally {
+        await sweep.end();
+        await s.close();
+      }
+    });
+
+    it('two stores in two schemas of one database do not fence each other', async () => {
+      const aDir = freshDir();
+      const a = await engine.open({ dir: aDir });
+      const b = await engine.open({ dir: freshDir() });
+      const sweepOfA = new pg.Client({ connectionString: engine.testUrl });
+      await sweepOfA.connect();
+      try {
+        await b.createAccount({ address: 'b@example.test', now: T0 });
+        const [cls, id] = blobLockKey('fence', Number(readFileSync(join(aDir, 'postern-store-id'), 'utf8')));
+        await sweepOfA.query('BEGIN');
+        await sweepOfA.query(`SELECT pg_advisory_xact_lock(${cls}, ${id})`);
+        const written = await Promise.race([b.append({ address: 'b@example.test', data: enc('y'), internalDate: T0 }), new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())]);
+        assert.notEqual(written, null, "b's write waited for a's sweep");
+        await sweepOfA.query('COMMIT');
+      } finally {
+        await sweepOfA.end();
+        await a.close();
+        await b.close();
+      }
+    });
+
     it('lets one node of the database walk the directory at a time; another says it is busy', async () => {
       const dir = freshDir();
       const s = await engine.open({ dir });
       const other = new pg.Client({ connectionString: engine.testUrl });
       await other.connect();
       try {
-        await other.query(`SELECT pg_advisory_lock(7206151022)`);
+        const [cls, id] = blobLockKey('sweeper', Number(readFileSync(join(dir, 'postern-store-id'), 'utf8')));
+        await other.query(`SELECT pg_advisory_lock(${cls}, ${id})`);
         assert.deepEqual(await s.sweepBlobs({ graceMs: 0, now: 8.64e15 }), { checked: 0, removed: 0, sample: [], busy: true });
-        await other.query(`SELECT pg_advisory_unlock(7206151022)`);
+        await other.query(`SELECT pg_advisory_unlock(${cls}, ${id})`);
         assert.equal((await s.sweepBlobs({ graceMs: 0, now: 8.64e15 })).busy, undefined);
       } finally {
         await other.end();
@@ -565,8 +609,9 @@ if (url === undefined || url === '') {
         mkdirSync(join(dir, 'ab', 'cd'), { recursive: true });
         const orphan = join(dir, 'ab', 'cd', 'abcd' + '0'.repeat(28));
         writeFileSync(orphan, 'orphan');
+        const [cls, id] = blobLockKey('fence', Number(readFileSync(join(dir, 'postern-store-id'), 'utf8')));
         await writer.query('BEGIN');
-        await writer.query(`SELECT pg_advisory_xact_lock_shared(7206151021)`);
+        await writer.query(`SELECT pg_advisory_xact_lock_shared(${cls}, ${id})`);
         let done = false;
         const sweeping = s.sweepBlobs({ graceMs: 0, now: 8.64e15 }).then((r) => ((done = true), r));
         await new Promise((r) => setTimeout(r, 300));

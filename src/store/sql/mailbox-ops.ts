@@ -134,7 +134,7 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
   async function copyBody(
     trx: Transaction<Database>,
     source: MailboxRow,
-    r: { uid: number; data: Uint8Array; blob: string | null },
+    r: { uid: number; size: number; data: Uint8Array; blob: string | null },
   ): Promise<{ data: Uint8Array; blob: string | null; header: Uint8Array; plain: number }> {
     if (r.blob === null) {
       const header = headerSection(r.data);
@@ -147,7 +147,7 @@ export function mailboxOps(ctx: MailboxOpsContext): Ops {
     if (blobs === null) throw blobsNotConfigured(r.blob, what);
     if (!blobs.writes) {
       // write_blobs = false: a copy goes into the database, so the files drain as messages move.
-      const data = await blobs.read(r.blob, what);
+      const data = await blobs.read(r.blob, what, num(r.size));
       const header = headerSection(data);
       return { data, blob: null, header, plain: isPlainHeader(header) ? 1 : 0 };
     }

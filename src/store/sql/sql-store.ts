@@ -1127,6 +1127,22 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       return Number(r.numUpdatedRows);
     },
 
+    async extendLeases({ owner, recipientIds, until }): Promise<number> {
+      live();
+      let n = 0;
+      for (const part of chunks([...recipientIds])) {
+        const r = await db
+          .updateTable('queue_recipients')
+          .set({ lease_until: until })
+          .where('id', 'in', part)
+          .where('lease_owner', '=', owner)
+          .where('state', '=', 'queued')
+          .executeTakeFirst();
+        n += Number(r.numUpdatedRows);
+      }
+      return n;
+    },
+
     async deleteFinished(): Promise<string[]> {
       live();
       // Candidates through the final recipients (queue_recipients_due leads with state), not a

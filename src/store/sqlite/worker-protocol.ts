@@ -57,6 +57,7 @@ const callable: Record<CallableMethod, true> = {
   deleteIfFinal: true,
   deliverToMailbox: true,
   releaseLeases: true,
+  extendLeases: true,
   deleteFinished: true,
   markDelayNoticeSent: true,
   listQueue: true,
