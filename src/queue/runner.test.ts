@@ -100,7 +100,7 @@ describe('QueueRunner', () => {
           kept.push(await claim.keep());
           leases.push((await store.getQueued('m1'))?.recipients[0]?.leaseUntil);
           // Another node takes it (as if our extended lease had run out) before our next try.
-          await store.extendLeases({ owner: 'test', recipientIds: rs.map((r) => r.id), until: now });
+          await store.extendLeases({ owner: 'test', recipientIds: rs.map((r) => r.id), from: T0 + 50 * MIN, until: now });
           assert.equal((await store.claimDue({ now, limit: 1, owner: 'elsewhere', leaseMs: MIN })).length, 1);
           now = T0 + 36 * MIN;
           kept.push(await claim.keep());
@@ -111,6 +111,39 @@ describe('QueueRunner', () => {
     await probing.runOnce();
     assert.deepEqual(kept, [true, true, false]);
     assert.deepEqual(leases, [T0 + 50 * MIN], 'extended to a full lease from then');
+  });
+
+  it('sends once when its own runner claims a message again while the first attempt still waits for a connection', async () => {
+    await store.enqueue(message('m1', ['carol@far.test']));
+    const gates: Array<() => void> = [];
+    const keeps: boolean[] = [];
+    const delivery = runnerOptions().delivery;
+    const twice = new QueueRunner({
+      ...runnerOptions(),
+      leaseMs: MIN,
+      delivery: {
+        ...delivery,
+        remote: async (m, d, domain, rs, route, claim) => {
+          await new Promise<void>((r) => gates.push(r)); // waiting for a connection
+          const kept = await claim.keep();
+          keeps.push(kept);
+          if (!kept) return rs.map((r) => ({ recipientId: r.id, outcome: 'temporary' as const, status: '4.4.5', reply: '451 4.4.5 claim gone', remoteMta: null, abandoned: true }));
+          return delivery.remote(m, d, domain, rs, route, claim);
+        },
+      },
+    });
+    const first = twice.runOnce();
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
+    now = T0 + 2 * MIN; // the first claim ran out: the same runner claims the message again
+    const second = twice.runOnce();
+    while (gates.length < 2) await new Promise((r) => setTimeout(r, 5));
+    gates[0]?.();
+    while (keeps.length < 1) await new Promise((r) => setTimeout(r, 5));
+    gates[1]?.();
+    await Promise.all([first, second]);
+    assert.deepEqual(keeps, [false, true], 'the older attempt gives up: its claim is not the current one');
+    assert.equal(calls.filter((c) => c.id === 'm1').length, 1, 'sent once');
+    assert.equal(await store.getQueued('m1'), null);
   });
 
   it('records nothing for an attempt abandoned because its claim ran out', async () => {

@@ -365,7 +365,7 @@ export class QueueRunner {
         const next = now + this.#leaseMs;
         let extended: number;
         try {
-          extended = await this.#o.store.extendLeases({ owner: this.#o.owner, recipientIds: ids, until: next });
+          extended = await this.#o.store.extendLeases({ owner: this.#o.owner, recipientIds: ids, from: until, until: next });
         } catch (err) {
           this.#log.warn({ event: 'queue.claim_unconfirmed', error: errorText(err) }, 'could not extend a claim before sending; the attempt is given up');
           return false;

@@ -1018,17 +1018,24 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await s.getQueued('m'), null);
       });
 
-      test("extends an owner's claim on recipients it still holds, even past its lease, and not once another owner took them", async (s) => {
+      test("extends a claim on recipients still under it, even past its lease, and not once another claim took them, ours included", async (s) => {
         await s.enqueue(msg('a', T0, [rcpt('a1@x.test'), rcpt('a2@x.test')]));
         const [claimed] = await s.claimDue({ now: T0, limit: 1, owner: 'mine', leaseMs: 1000 });
         const ids = claimed?.recipients.map((r) => r.id) ?? [];
         assert.equal(ids.length, 2);
-        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, until: T0 + 5000 }), 2);
+        assert.equal(claimed?.recipients[0]?.leaseUntil, T0 + 1000);
+        // Past the lease's end, not yet claimed again: still this claim's to extend.
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, from: T0 + 1000, until: T0 + 5000 }), 2);
         assert.deepEqual(await s.claimDue({ now: T0 + 4000, limit: 1, owner: 'other', leaseMs: 1000 }), [], 'still ours at T0 + 4 s');
-        assert.equal(await s.extendLeases({ owner: 'other', recipientIds: ids, until: T0 + 9000 }), 0, 'not the owner');
-        // Run out, and taken by another owner: ours no more.
-        assert.equal((await s.claimDue({ now: T0 + 5000, limit: 1, owner: 'other', leaseMs: 1000 })).length, 1);
-        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, until: T0 + 9000 }), 0);
+        assert.equal(await s.extendLeases({ owner: 'other', recipientIds: ids, from: T0 + 5000, until: T0 + 9000 }), 0, 'not the owner');
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, from: T0 + 1000, until: T0 + 9000 }), 0, 'an older claim of the same owner');
+        // Run out and claimed again by the same owner: the earlier attempt's claim is gone.
+        assert.equal((await s.claimDue({ now: T0 + 5000, limit: 1, owner: 'mine', leaseMs: 1000 })).length, 1);
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, from: T0 + 5000, until: T0 + 9000 }), 0);
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, from: T0 + 6000, until: T0 + 9000 }), 2, 'the new claim extends');
+        // Taken by another owner: ours no more.
+        assert.equal((await s.claimDue({ now: T0 + 9000, limit: 1, owner: 'other', leaseMs: 1000 })).length, 1);
+        assert.equal(await s.extendLeases({ owner: 'mine', recipientIds: ids, from: T0 + 9000, until: T0 + 12000 }), 0);
       });
 
       test('releases the leases of a crashed process of the same node, and only those', async (s) => {

@@ -412,11 +412,12 @@ export interface QueueStore {
    */
   releaseLeases(options: { ownerPrefix: string; except: string }): Promise<number>;
   /**
-   * Extends `owner`'s claim on these queued recipients to `until`, for those it still holds (no
-   * other owner claimed them since, even if the lease ran out meanwhile). Returns how many: fewer
-   * than asked means another node has (some of) them now.
+   * Extends `owner`'s claim on these queued recipients from `from` (the lease end its claim set) to
+   * `until`, for those still under that very claim: not claimed since by another owner, nor by
+   * `owner` again (a claim made after this one's lease ran out is another attempt's), even if the
+   * lease ran out meanwhile. Returns how many: fewer than asked means the claim is gone.
    */
-  extendLeases(options: { owner: string; recipientIds: readonly number[]; until: number }): Promise<number>;
+  extendLeases(options: { owner: string; recipientIds: readonly number[]; from: number; until: number }): Promise<number>;
   /** Deletes every message with no queued or held recipient left (a crash can leave one). Returns their ids. */
   deleteFinished(): Promise<string[]>;
   markDelayNoticeSent(recipientIds: readonly number[]): Promise<void>;

@@ -113,6 +113,8 @@ export interface SinkMessage {
   messageId: string;
   /** When the end of its data arrived, before the (delayed) 250. */
   at: number;
+  /** The sending node's address. */
+  from: string;
 }
 
 export interface SmtpSink {
@@ -155,7 +157,7 @@ export async function startSmtpSink(host: string, port: number, delayMs: number)
           }
           const id = /^Message-ID:\s*(<[^>]*>)/im.exec(data.join('\r\n'))?.[1] ?? '(none)';
           data = null;
-          received.push({ messageId: id, at: Date.now() });
+          received.push({ messageId: id, at: Date.now(), from: socket.remoteAddress ?? '' });
           setTimeout(() => say('250 2.0.0 taken'), delayMs);
           continue;
         }

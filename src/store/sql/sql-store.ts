@@ -1127,7 +1127,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       return Number(r.numUpdatedRows);
     },
 
-    async extendLeases({ owner, recipientIds, until }): Promise<number> {
+    async extendLeases({ owner, recipientIds, from, until }): Promise<number> {
       live();
       let n = 0;
       for (const part of chunks([...recipientIds])) {
@@ -1136,6 +1136,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           .set({ lease_until: until })
           .where('id', 'in', part)
           .where('lease_owner', '=', owner)
+          .where('lease_until', '=', from)
           .where('state', '=', 'queued')
           .executeTakeFirst();
         n += Number(r.numUpdatedRows);
