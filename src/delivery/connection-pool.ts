@@ -93,7 +93,7 @@ export class ConnectionPool {
         continue;
       }
       // Time left before `until`: a wait never outlasts it, and none starts after it.
-      const left = wait.until === undefined ? null : wait.until - (wait.now ?? Date.now)();
+      const left = wait.until === undefined || !Number.isFinite(wait.until) ? null : wait.until - (wait.now ?? Date.now)();
       if (!reserved) {
         if (host.open >= this.#options.maxPerHost) {
           if (left !== null && left <= 0) throw new PoolWaitExpired(address, port);
