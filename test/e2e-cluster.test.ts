@@ -133,14 +133,14 @@ describe('2-datacenters as a cluster on one PostgreSQL database', { skip: base =
     await db?.drop();
   });
 
-  async function imapClient(): Promise<ImapFlow> {
+  async function imapClient(user = USER): Promise<ImapFlow> {
     const client = new ImapFlow({
       host: IMAP,
       port: IMAP_PORT,
       secure: false,
       doSTARTTLS: true,
       tls: { rejectUnauthorized: false },
-      auth: { user: USER, pass: PASS },
+      auth: { user, pass: PASS },
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: 10_000,
@@ -212,22 +212,7 @@ describe('2-datacenters as a cluster on one PostgreSQL database', { skip: base =
   it('an IMAP session in IDLE on imap wakes for a message accepted by smtp1 (LISTEN/NOTIFY), unprompted', async (t) => {
     const idler = 'idle@domain.test';
     assert.equal((await runCommand(['account', 'add', idler, '--password', PASS, '--config', imap?.config ?? ''])).status, 0);
-    const client = new ImapFlow({
-      host: IMAP,
-      port: IMAP_PORT,
-      secure: false,
-      doSTARTTLS: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user: idler, pass: PASS },
-      logger: false,
-      disableAutoIdle: true,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 60_000,
-    });
-    client.on('error', () => undefined);
-    clients.push(client);
-    await client.connect();
+    const client = await imapClient(idler);
     const box = await client.mailboxOpen('INBOX');
     assert.equal(box.exists, 0);
     const exists = new Promise<{ count: number }>((resolve) => client.on('exists', resolve));

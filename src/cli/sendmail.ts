@@ -15,14 +15,15 @@ import { normalizeDomain, domainNameProblem } from '../core/domain-name.ts';
 import { errorText } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { replyText } from '../core/smtp-reply.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, DomainConfig } from '../config/schema.ts';
 import { routeRecipient } from '../delivery/router.ts';
 import { foldHeaderField, unfoldHeader } from '../message/headers.ts';
 import { newMessageId, newQueueId } from '../message/message-id.ts';
 import { formatRfc5322Date } from '../message/received.ts';
 import { openConfiguredStore } from '../main.ts';
+import { mergeDomains } from '../delivery/domains.ts';
 import type { DsnRet, NewRecipient, Store } from '../store/types.ts';
-import { commandConfig, nodeDomains } from './format.ts';
+import { commandConfig } from './format.ts';
 import { readStdin, type Io } from './io.ts';
 
 /** sysexits(3). */
@@ -389,100 +390,112 @@ export async function sendmailCommand(args: readonly string[], io: Io): Promise<
     return err(errorText(e), SendmailExit.Config);
   }
 
-  // Domains added with `postern domain add` count as the config file's do.
-  const domains = await nodeDomains(config, io);
-  const origin: Origin = { hostname: config.hostname, primary: domains.find((d) => d.role === 'primary')?.name };
-  let sender = defaultSender(origin);
-  if (o.sender !== null) {
-    if (o.sender === '') sender = '';
-    else {
-      const s = qualify(o.sender, origin);
-      if (s === null) return err(`-f ${o.sender}: not an address`, SendmailExit.Usage);
-      sender = `${s.local}@${s.domain}`;
-    }
-  }
-
-  const wanted: Array<{ text: string; fromHeader: boolean }> = [];
-  for (const arg of o.recipients) for (const a of parseAddressList(arg)) wanted.push({ text: a, fromHeader: false });
-  if (wanted.length === 0 && !o.extractRecipients) return err(`no recipients given (name them, or use -t to take them from the message)\n${USAGE}`, SendmailExit.Usage);
-
-  let input: Uint8Array;
-  try {
-    input = await readStdin(io);
-  } catch (e) {
-    return err(`cannot read the message: ${errorText(e)}`, SendmailExit.TempFail);
-  }
-  const message = readInputMessage(input, { ignoreDots: o.ignoreDots });
-  if (o.extractRecipients) for (const a of headerRecipients(message)) wanted.push({ text: a, fromHeader: true });
-  if (wanted.length === 0) return err('no recipient addresses found in the message header (To, Cc, Bcc)', SendmailExit.DataErr);
-
-  const addresses: Array<{ local: string; domain: string; given: string }> = [];
-  for (const w of wanted) {
-    const q = qualify(w.text, origin);
-    if (q === null) return err(`${w.text}: not an address${w.fromHeader ? ' (in the message header)' : ''}`, w.fromHeader ? SendmailExit.DataErr : SendmailExit.Usage);
-    addresses.push({ ...q, given: w.text });
-  }
-
-  let store: Store;
+  // One open for the whole command: the store's domains (`postern domain add`) count as the config
+  // file's do for the default domain and routing, and the store takes the message. A store that
+  // cannot be opened is reported after the usage checks, as a temporary failure.
+  let store: Store | null = null;
+  let storeFailure: unknown = null;
   try {
     store = await openConfiguredStore(config, createLogger({ level: config.log.level === 'debug' ? 'debug' : 'silent' }));
   } catch (e) {
-    return err(`cannot open the store: ${errorText(e)}`, SendmailExit.TempFail);
+    storeFailure = e;
   }
   try {
-    const recipients = new Map<string, NewRecipient>();
-    const rejected: string[] = [];
-    for (const a of addresses) {
-      // A local user is trusted to send anywhere, as with authenticated submission.
-      const r = await routeRecipient({ local: a.local, domain: a.domain }, { domains, accounts: store }, { mayRelay: true });
-      if (r.kind === 'reject') {
-        rejected.push(`${a.local}@${a.domain}: ${replyText(r.reply)}`);
-        continue;
-      }
-      for (const f of r.recipients) {
-        const key = f.address.toLowerCase();
-        if (!recipients.has(key)) recipients.set(key, { address: f.address, domain: f.domain, route: f.route, ...(o.notify === null ? {} : { notify: o.notify }) });
+    let domains: readonly DomainConfig[] = config.domains;
+    if (store !== null) {
+      try {
+        domains = mergeDomains(config.domains, await store.listDomains()).domains;
+      } catch (e) {
+        storeFailure = e;
       }
     }
-    if (rejected.length > 0) return err(`refused, nothing was queued:\n  ${rejected.join('\n  ')}`, SendmailExit.Rejected);
+    const origin: Origin = { hostname: config.hostname, primary: domains.find((d) => d.role === 'primary')?.name };
+    let sender = defaultSender(origin);
+    if (o.sender !== null) {
+      if (o.sender === '') sender = '';
+      else {
+        const s = qualify(o.sender, origin);
+        if (s === null) return err(`-f ${o.sender}: not an address`, SendmailExit.Usage);
+        sender = `${s.local}@${s.domain}`;
+      }
+    }
 
-    const now = Date.now();
-    const id = newQueueId({ now });
-    const only = recipients.size === 1 ? [...recipients.values()][0]?.address : undefined;
-    const data = composeMessage({
-      message,
-      sender,
-      from: sender === '' ? defaultSender(origin) : sender,
-      fullName: o.fullName,
-      hostname: config.hostname,
-      queueId: id,
-      now,
-      offsetMinutes: -new Date(now).getTimezoneOffset(),
-      ...(only === undefined ? {} : { singleRecipient: only }),
-    });
-    if (data.length > config.smtp.maxMessageSize) {
-      return err(`the message is too large: ${data.length} bytes, smtp.max_message_size is ${config.smtp.maxMessageSize}`, SendmailExit.DataErr);
-    }
+    const wanted: Array<{ text: string; fromHeader: boolean }> = [];
+    for (const arg of o.recipients) for (const a of parseAddressList(arg)) wanted.push({ text: a, fromHeader: false });
+    if (wanted.length === 0 && !o.extractRecipients) return err(`no recipients given (name them, or use -t to take them from the message)\n${USAGE}`, SendmailExit.Usage);
+
+    let input: Uint8Array;
     try {
-      await store.enqueue({
-        id,
-        receivedAt: now,
-        sender,
-        data,
-        source: 'local',
-        recipients: [...recipients.values()],
-        ...(o.envid === null ? {} : { envid: o.envid }),
-        ...(o.ret === null ? {} : { ret: o.ret }),
-      });
+      input = await readStdin(io);
     } catch (e) {
-      return err(`the message could not be queued, try again: ${errorText(e)}`, SendmailExit.TempFail);
+      return err(`cannot read the message: ${errorText(e)}`, SendmailExit.TempFail);
     }
-    if (o.verbose) io.stdout.write(`queued as ${id}\n`);
-    return SendmailExit.Ok;
-  } catch (e) {
-    // The store failed while routing (locked, unreadable): the caller should try again.
-    return err(`temporary failure, nothing was queued: ${errorText(e)}`, SendmailExit.TempFail);
+    const message = readInputMessage(input, { ignoreDots: o.ignoreDots });
+    if (o.extractRecipients) for (const a of headerRecipients(message)) wanted.push({ text: a, fromHeader: true });
+    if (wanted.length === 0) return err('no recipient addresses found in the message header (To, Cc, Bcc)', SendmailExit.DataErr);
+
+    const addresses: Array<{ local: string; domain: string; given: string }> = [];
+    for (const w of wanted) {
+      const q = qualify(w.text, origin);
+      if (q === null) return err(`${w.text}: not an address${w.fromHeader ? ' (in the message header)' : ''}`, w.fromHeader ? SendmailExit.DataErr : SendmailExit.Usage);
+      addresses.push({ ...q, given: w.text });
+    }
+    if (store === null || storeFailure !== null) return err(`cannot open the store: ${errorText(storeFailure)}`, SendmailExit.TempFail);
+    try {
+      const recipients = new Map<string, NewRecipient>();
+      const rejected: string[] = [];
+      for (const a of addresses) {
+        // A local user is trusted to send anywhere, as with authenticated submission.
+        const r = await routeRecipient({ local: a.local, domain: a.domain }, { domains, accounts: store }, { mayRelay: true });
+        if (r.kind === 'reject') {
+          rejected.push(`${a.local}@${a.domain}: ${replyText(r.reply)}`);
+          continue;
+        }
+        for (const f of r.recipients) {
+          const key = f.address.toLowerCase();
+          if (!recipients.has(key)) recipients.set(key, { address: f.address, domain: f.domain, route: f.route, ...(o.notify === null ? {} : { notify: o.notify }) });
+        }
+      }
+      if (rejected.length > 0) return err(`refused, nothing was queued:\n  ${rejected.join('\n  ')}`, SendmailExit.Rejected);
+
+      const now = Date.now();
+      const id = newQueueId({ now });
+      const only = recipients.size === 1 ? [...recipients.values()][0]?.address : undefined;
+      const data = composeMessage({
+        message,
+        sender,
+        from: sender === '' ? defaultSender(origin) : sender,
+        fullName: o.fullName,
+        hostname: config.hostname,
+        queueId: id,
+        now,
+        offsetMinutes: -new Date(now).getTimezoneOffset(),
+        ...(only === undefined ? {} : { singleRecipient: only }),
+      });
+      if (data.length > config.smtp.maxMessageSize) {
+        return err(`the message is too large: ${data.length} bytes, smtp.max_message_size is ${config.smtp.maxMessageSize}`, SendmailExit.DataErr);
+      }
+      try {
+        await store.enqueue({
+          id,
+          receivedAt: now,
+          sender,
+          data,
+          source: 'local',
+          recipients: [...recipients.values()],
+          ...(o.envid === null ? {} : { envid: o.envid }),
+          ...(o.ret === null ? {} : { ret: o.ret }),
+        });
+      } catch (e) {
+        return err(`the message could not be queued, try again: ${errorText(e)}`, SendmailExit.TempFail);
+      }
+      if (o.verbose) io.stdout.write(`queued as ${id}\n`);
+      return SendmailExit.Ok;
+    } catch (e) {
+      // The store failed while routing (locked, unreadable): the caller should try again.
+      return err(`temporary failure, nothing was queued: ${errorText(e)}`, SendmailExit.TempFail);
+    }
   } finally {
-    await store.close();
+    await store?.close();
   }
 }

@@ -1,12 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger } from '../core/logger.ts';
 import { openPostgresStore } from '../store/postgres/index.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
-import type { SmtpConnection } from '../smtp/client/index.ts';
+import { fakeSmtpConnection } from '../../test/helpers/fake-smtp-connection.ts';
+import { createTestDatabase } from '../../test/helpers/test-database.ts';
 import type { Store } from '../store/types.ts';
 import { StoreClusterLimits } from './cluster-limits.ts';
 import { ConnectionPool } from './connection-pool.ts';
@@ -17,26 +16,6 @@ async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > until) throw new Error(`not true within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-function fakeConnection(onClose: () => void): SmtpConnection {
-  let open = true;
-  return {
-    capabilities: {} as SmtpConnection['capabilities'],
-    tls: false,
-    tlsFailure: null,
-    greeting: { code: 220, enhanced: null, lines: ['hi'] },
-    esmtp: true,
-    get open() {
-      return open;
-    },
-    send: () => Promise.reject(new Error('unused')),
-    verify: () => Promise.reject(new Error('unused')),
-    close: async () => {
-      if (open) onClose();
-      open = false;
-    },
-  };
 }
 
 describe('StoreClusterLimits', () => {
@@ -144,23 +123,12 @@ if (url === undefined || url === '') {
     t.skip('POSTERN_TEST_PG not set: cluster-wide connection limits are not tested');
   });
 } else {
-  const database = `postern_test_${randomBytes(6).toString('hex')}`;
-  const testUrl = (() => {
-    const u = new URL(url);
-    u.pathname = `/${database}`;
-    return u.toString();
-  })();
-  const admin = async (q: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(q);
-    } finally {
-      await c.end();
-    }
-  };
-  before(() => admin(`CREATE DATABASE ${database}`));
-  after(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  let testUrl = '';
+  let drop: () => Promise<void> = async () => {};
+  before(async () => {
+    ({ url: testUrl, drop } = await createTestDatabase(url, 'postern_test'));
+  });
+  after(() => drop());
 
   describe('cluster limits on PostgreSQL', () => {
     it('two stores acquiring at once never hand out more than the limit', async () => {
@@ -193,7 +161,7 @@ if (url === undefined || url === '') {
               open++;
               opened++;
               peak = Math.max(peak, open);
-              return fakeConnection(() => open--);
+              return fakeSmtpConnection({ onClose: () => open-- });
             },
           }),
       );

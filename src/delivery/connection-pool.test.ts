@@ -1,28 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool, PoolWaitExpired } from './connection-pool.ts';
-import type { SmtpConnection } from '../smtp/client/index.ts';
+import { fakeSmtpConnection, type FakeSmtpConnection } from '../../test/helpers/fake-smtp-connection.ts';
 import type { ClusterLimits } from '../core/cluster-limits.ts';
 
-function fakeConnection(): SmtpConnection & { closed: boolean } {
-  const c = {
-    closed: false,
-    capabilities: {} as SmtpConnection['capabilities'],
-    tls: false,
-    tlsFailure: null,
-    greeting: { code: 220, enhanced: null, lines: ['hi'] },
-    esmtp: true,
-    get open() {
-      return !c.closed;
-    },
-    send: () => Promise.reject(new Error('unused')),
-    verify: () => Promise.reject(new Error('unused')),
-    close: async () => {
-      c.closed = true;
-    },
-  };
-  return c;
-}
+const fakeConnection = (): FakeSmtpConnection => fakeSmtpConnection();
 
 describe('ConnectionPool', () => {
   it('opens at most max_connections_per_host to one address, and hands a released connection to the next', async () => {

@@ -2,30 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../core/logger.ts';
 import type { SmtpConnection } from '../smtp/client/index.ts';
+import { fakeSmtpConnection } from '../../test/helpers/fake-smtp-connection.ts';
 import { tableResolver } from '../../test/helpers/table-resolver.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import { walkMx } from './mx-walk.ts';
 
+/** Takes every message, recording its sender. */
 function connection(sent: string[]): SmtpConnection {
-  let open = true;
-  return {
-    capabilities: {} as SmtpConnection['capabilities'],
-    tls: false,
-    tlsFailure: null,
-    greeting: { code: 220, enhanced: null, lines: ['hi'] },
-    esmtp: true,
-    get open() {
-      return open;
-    },
+  return fakeSmtpConnection({
     send: async (m) => {
       sent.push(m.sender);
       return { stage: 'done', recipients: m.recipients.map(() => ({ reply: { code: 250, enhanced: '2.1.5', lines: ['ok'] } })) } as unknown as Awaited<ReturnType<SmtpConnection['send']>>;
     },
-    verify: () => Promise.reject(new Error('unused')),
-    close: async () => {
-      open = false;
-    },
-  };
+  });
 }
 
 describe('walkMx with a deadline', () => {

@@ -8,8 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { stringify } from 'smol-toml';
 import { loadConfig } from '../../src/config/load.ts';
 import { formatHostPort } from '../../src/core/host-port.ts';
@@ -21,23 +19,7 @@ import { ROOT, SCENARIOS, tempDir, writeConfig } from './postern.ts';
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const BIN = join(ROOT, 'bin/postern.js');
 
-/** A database created for this run on the server at `base`, dropped (connections and all) by `drop`. */
-export async function createTestDatabase(base: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
+export { createTestDatabase } from './test-database.ts';
 
 /**
  * A Postern DNS server (in this process) publishing a scenario's zones plus `extra` zone files

@@ -16,6 +16,7 @@ import { blobLockKey, MAX_UNCOMMITTED_MS } from './blob-files.ts';
 import { openPostgresStore } from '../postgres/open.ts';
 import { openSqliteStore } from '../sqlite/open.ts';
 import { openThreadedSqliteStore } from '../sqlite/threaded-store.ts';
+import { createTestDatabase } from '../../../test/helpers/test-database.ts';
 import type { NewQueuedMessage, Store } from '../types.ts';
 
 const T0 = 1_800_000_000_000;
@@ -74,25 +75,18 @@ function sqliteEngine(): Engine {
   };
 }
 
-function postgresEngine(url: string): Engine & { testUrl: string; setup(): Promise<void>; teardown(): Promise<void> } {
-  const database = `postern_blobs_${randomBytes(6).toString('hex')}`;
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  const testUrl = u.toString();
-  const admin = async (sqlText: string): Promise<void> => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sqlText);
-    } finally {
-      await c.end();
-    }
-  };
+function postgresEngine(url: string): Engine & { readonly testUrl: string; setup(): Promise<void>; teardown(): Promise<void> } {
+  let testUrl = '';
+  let drop: () => Promise<void> = async () => {};
   return {
     name: 'postgres',
-    testUrl,
-    setup: () => admin(`CREATE DATABASE ${database}`),
-    teardown: () => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    get testUrl() {
+      return testUrl;
+    },
+    async setup() {
+      ({ url: testUrl, drop } = await createTestDatabase(url, 'postern_blobs'));
+    },
+    teardown: () => drop(),
     open: (blobs, key = `k${++n}`) => openPostgresStore({ url: testUrl, schema: `s_${key}`, maxConnections: 4, blobs }),
     async bodies(key) {
       const c = new pg.Client({ connectionString: testUrl, options: `-c search_path=s_${key}` });
